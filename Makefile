@@ -1,0 +1,45 @@
+# One command per habit. Each target sets up what it needs from a clean checkout.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM_CLI_VERSION := 1.170.0
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY = 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup test lint build clean
+
+help:
+	@echo "make test      unit, handler and state machine tests (sets itself up)"
+	@echo "make lint      ruff, cfn-lint and sam validate --lint"
+	@echo "make build     sam build (needs python3.13 visible)"
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+lint: $(STAMP) $(SAM_VENV)/.installed
+	$(BIN)/ruff check layers functions tests
+	$(BIN)/cfn-lint template.yaml examples/alarms.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+build: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build --template template.yaml
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -1,0 +1,31 @@
+"""boto3 clients, created on first use (never at import) and shared by the adapters."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Route 53 allows five requests per second per account and answers Throttling or
+# PriorRequestNotComplete past that; botocore's standard mode retries both with jittered
+# backoff. What still fails after these attempts becomes Route53Busy, which the state
+# machine retries on its own schedule.
+ROUTE53_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=ROUTE53_CONFIG if service == "route53" else DEFAULT_CONFIG)
+
+
+def reset() -> None:
+    """Forget every client (tests and the local engine start each AWS world afresh)."""
+    client.cache_clear()
+
+
+def error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

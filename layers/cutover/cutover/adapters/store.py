@@ -1,0 +1,205 @@
+"""DynamoDB: the lock per DNS name, the state of each cutover, and its append-only ledger.
+
+One table, keys ``pk``/``sk``:
+
+- ``NAME#<dns name>`` / ``LOCK``: the live cutover holding that name (conditional write).
+- ``CUTOVER#<id>`` / ``STATE``: plan, snapshot of the original records, what was last written.
+- ``CUTOVER#<id>`` / ``EVENT#<time>#<seq>``: one ledger entry per decision, never overwritten.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ..clock import iso, now
+from ..errors import LockHeld, StoreBusy
+from .clients import client, error_code
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+_BUSY = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
+
+
+def _to_ddb(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_ddb(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_ddb(v) for v in value]
+    return value
+
+
+def _from_ddb(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_ddb(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_ddb(v) for v in value]
+    return value
+
+
+def _item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(_to_ddb(v)) for k, v in data.items() if v is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_ddb(_de.deserialize(v)) for k, v in item.items()}
+
+
+class Store:
+    def __init__(self, table_name: str, api: Any = None):
+        self.table_name = table_name
+        self._api = api
+
+    @property
+    def api(self) -> Any:
+        return self._api or client("dynamodb")
+
+    # locks -------------------------------------------------------------------------------
+    def acquire(self, names: Sequence[str], cutover_id: str) -> None:
+        """Take the lock on every name at once, or none. Retrying with the same id is harmless."""
+        at = iso(now())
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _item({"pk": f"NAME#{name}", "sk": "LOCK", "cutover_id": cutover_id, "acquired_at": at}),
+                    "ConditionExpression": "attribute_not_exists(pk) OR cutover_id = :me",
+                    "ExpressionAttributeValues": {":me": {"S": cutover_id}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for name in names
+        ]
+        try:
+            self.api.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                self._raise(exc)
+            reasons = exc.response.get("CancellationReasons", [])
+            held = []
+            for name, reason in zip(names, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    holder = _plain(reason.get("Item", {})).get("cutover_id", "another cutover")
+                    held.append(f"{name} (held by {holder})")
+            if not held:
+                self._raise(exc)
+            raise LockHeld(
+                "another live cutover holds " + ", ".join(held)
+                + ": wait for it to end, or abort it, before starting a new one"
+            ) from exc
+
+    def release(self, names: Sequence[str], cutover_id: str) -> list[str]:
+        """Release the locks this cutover holds; names held by someone else are left alone."""
+        released = []
+        for name in names:
+            try:
+                self.api.delete_item(
+                    TableName=self.table_name,
+                    Key=_item({"pk": f"NAME#{name}", "sk": "LOCK"}),
+                    ConditionExpression="cutover_id = :me",
+                    ExpressionAttributeValues={":me": {"S": cutover_id}},
+                )
+                released.append(name)
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    self._raise(exc)
+        return released
+
+    def lock_holder(self, name: str) -> str | None:
+        item = self._get(f"NAME#{name}", "LOCK")
+        return item["cutover_id"] if item else None
+
+    # cutover state -----------------------------------------------------------------------
+    def save_state(self, cutover_id: str, state: dict[str, Any]) -> None:
+        self._put({"pk": f"CUTOVER#{cutover_id}", "sk": "STATE", **state, "updated_at": iso(now())})
+
+    def state(self, cutover_id: str) -> dict[str, Any] | None:
+        item = self._get(f"CUTOVER#{cutover_id}", "STATE")
+        if item:
+            item.pop("pk"), item.pop("sk")
+        return item
+
+    def set_status(self, cutover_id: str, status: str, only_if_not: Sequence[str] = ()) -> bool:
+        """Set the status; False (and nothing written) when it already is one of ``only_if_not``."""
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {":s": {"S": status}, ":t": {"S": iso(now())}}
+        for i, old in enumerate(only_if_not):
+            condition += f" AND #status <> :o{i}"
+            values[f":o{i}"] = {"S": old}
+        try:
+            self.api.update_item(
+                TableName=self.table_name,
+                Key=_item({"pk": f"CUTOVER#{cutover_id}", "sk": "STATE"}),
+                UpdateExpression="SET #status = :s, updated_at = :t",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            self._raise(exc)
+        return True
+
+    # ledger ------------------------------------------------------------------------------
+    def record(self, cutover_id: str, event: str, actor: str, **evidence: Any) -> dict[str, Any]:
+        """Append one decision to the ledger with its evidence; never overwrites an entry."""
+        at = iso(now())
+        entry = {"at": at, "event": event, "actor": actor, **evidence}
+        item = {"pk": f"CUTOVER#{cutover_id}", "sk": f"EVENT#{at}#{uuid.uuid4().hex[:8]}", **entry}
+        try:
+            self.api.put_item(
+                TableName=self.table_name,
+                Item=_item(item),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            self._raise(exc)
+        return entry
+
+    def ledger(self, cutover_id: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ev)",
+            "ExpressionAttributeValues": {":pk": {"S": f"CUTOVER#{cutover_id}"}, ":ev": {"S": "EVENT#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.api.query(**kwargs)
+            for item in page.get("Items", []):
+                plain = _plain(item)
+                plain.pop("pk"), plain.pop("sk")
+                entries.append(plain)
+            if "LastEvaluatedKey" not in page:
+                return entries
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # plumbing ----------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self.api.get_item(TableName=self.table_name, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True)
+        except ClientError as exc:
+            self._raise(exc)
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def _put(self, item: dict[str, Any]) -> None:
+        try:
+            self.api.put_item(TableName=self.table_name, Item=_item(item))
+        except ClientError as exc:
+            self._raise(exc)
+
+    @staticmethod
+    def _raise(exc: ClientError) -> Any:
+        if error_code(exc) in _BUSY:
+            raise StoreBusy(f"DynamoDB is busy ({error_code(exc)})") from exc
+        raise exc

@@ -1,0 +1,68 @@
+"""Every error the control plane raises on purpose, in one place.
+
+The state machine matches these by class name (``ErrorEquals``) in its Retry and Catch
+blocks, so a class name here is part of the ASL contract: rename one and the static ASL
+tests fail. Never match on message text.
+
+``TransientError`` subclasses are retried by the state machine; everything else is final
+and sends the cutover to the rollback path.
+"""
+
+from __future__ import annotations
+
+
+class CutoverError(Exception):
+    """Base of every error raised on purpose by the control plane."""
+
+
+class TransientError(CutoverError):
+    """A failure that may pass if the same call is made again later."""
+
+
+class Route53Busy(TransientError):
+    """Route 53 throttled the call or a prior change is still being applied."""
+
+
+class StoreBusy(TransientError):
+    """DynamoDB throttled the call."""
+
+
+class ChangeNotInSync(CutoverError):
+    """A Route 53 change stayed PENDING longer than the control plane waits for it."""
+
+
+class PlanInvalid(CutoverError):
+    """The plan breaks one or more rules. Nothing was changed."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        lines = [f"{field}: {reason}" for field, reason in self.problems]
+        super().__init__("invalid plan: " + "; ".join(lines))
+
+
+class RecordsNotReady(CutoverError):
+    """The live records are not in a shape the control plane can cut over. Nothing changed."""
+
+
+class LockHeld(CutoverError):
+    """Another live cutover already holds one of the DNS names."""
+
+
+class StaleRecords(CutoverError):
+    """A compare-and-swap change was refused: the records are not what this cutover last wrote."""
+
+
+class InvalidChangeBatch(CutoverError):
+    """A change batch breaks a Route 53 rule (checked before sending, or refused by Route 53)."""
+
+
+class AlarmBreached(CutoverError):
+    """A guard-rail alarm was in ALARM during the bake."""
+
+
+class AlarmDataMissing(CutoverError):
+    """Alarms stayed in INSUFFICIENT_DATA and the plan's policy does not let the stage pass."""
+
+
+class AlarmNotFound(CutoverError):
+    """An alarm named by the plan does not exist."""

@@ -1,0 +1,277 @@
+"""Route 53 change batches as pure functions, and the Route 53 rules every batch must pass.
+
+Records are the dicts boto3 uses (``ResourceRecordSet``). Names here are normalized (lower
+case, no trailing dot); ``to_route53`` adds the dot when a record is sent.
+
+The weighted pair of one DNS name is two CNAME records with the SetIdentifiers ``HEROKU_ID``
+and ``AWS_ID``. ``Pair`` is what the state machine last wrote for one name: the expected
+side of every compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .errors import InvalidChangeBatch
+
+HEROKU_ID = "cutover-heroku"
+AWS_ID = "cutover-aws"
+ROLLBACK_WEIGHTS = (255, 0)  # all on Heroku, and a pair no stage ever expects
+MAX_WEIGHT = 255
+MAX_TTL = 2_147_483_647
+
+Record = dict[str, Any]
+Change = dict[str, Any]
+
+
+def bare(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+def weights_for(aws_percent: int) -> tuple[int, int]:
+    """Heroku and AWS weights for an AWS share in percent (never 0/0)."""
+    if not 0 <= aws_percent <= 100:
+        raise ValueError(f"AWS share must be 0-100 percent, got {aws_percent}")
+    return 100 - aws_percent, aws_percent
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The weighted pair of one DNS name as this cutover last wrote it."""
+
+    name: str
+    heroku_target: str
+    aws_target: str
+    ttl: int
+    heroku_weight: int
+    aws_weight: int
+
+    def records(self) -> list[Record]:
+        return [
+            weighted_record(self.name, HEROKU_ID, self.heroku_target, self.heroku_weight, self.ttl),
+            weighted_record(self.name, AWS_ID, self.aws_target, self.aws_weight, self.ttl),
+        ]
+
+    def with_weights(self, heroku: int, aws: int) -> Pair:
+        return replace(self, heroku_weight=heroku, aws_weight=aws)
+
+    def with_ttl(self, ttl: int) -> Pair:
+        return replace(self, ttl=ttl)
+
+    @property
+    def aws_percent(self) -> int:
+        total = self.heroku_weight + self.aws_weight
+        return round(100 * self.aws_weight / total) if total else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "heroku_target": self.heroku_target,
+            "aws_target": self.aws_target,
+            "ttl": self.ttl,
+            "heroku_weight": self.heroku_weight,
+            "aws_weight": self.aws_weight,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pair:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def weighted_record(name: str, set_id: str, target: str, weight: int, ttl: int) -> Record:
+    return {
+        "Name": bare(name),
+        "Type": "CNAME",
+        "SetIdentifier": set_id,
+        "Weight": weight,
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": bare(target)}],
+    }
+
+
+def _change(action: str, record: Record) -> Change:
+    return {"Action": action, "ResourceRecordSet": dict(record)}
+
+
+def convert_changes(original: Record, pair: Pair) -> list[Change]:
+    """Replace a simple CNAME by the weighted pair, in one atomic batch."""
+    return [_change("DELETE", original)] + [_change("CREATE", r) for r in pair.records()]
+
+
+def swap_changes(expected: Sequence[Pair], new: Sequence[Pair]) -> list[Change]:
+    """Compare-and-swap: DELETE the pairs exactly as last written, CREATE the new ones.
+
+    Route 53 refuses the whole batch if any DELETE does not match the live record, so a
+    change based on a stale view (a rollback happened, an operator edited the record) fails.
+    """
+    if [p.name for p in expected] != [p.name for p in new]:
+        raise ValueError("expected and new pairs must name the same records in the same order")
+    changes = [_change("DELETE", r) for p in expected for r in p.records()]
+    return changes + [_change("CREATE", r) for p in new for r in p.records()]
+
+
+def shift_changes(expected: Sequence[Pair], aws_percent: int) -> tuple[list[Change], list[Pair]]:
+    heroku, aws = weights_for(aws_percent)
+    new = [p.with_weights(heroku, aws) for p in expected]
+    return swap_changes(expected, new), new
+
+
+def ttl_changes(expected: Sequence[Pair], ttl_by_name: dict[str, int]) -> tuple[list[Change], list[Pair]]:
+    new = [p.with_ttl(ttl_by_name[p.name]) for p in expected]
+    return swap_changes(expected, new), new
+
+
+def rollback_changes(pairs: Sequence[Pair], ttl_by_name: dict[str, int]) -> tuple[list[Change], list[Pair]]:
+    """Unconditional UPSERT of every pair to Heroku 255 / AWS 0 at the original TTL."""
+    heroku, aws = ROLLBACK_WEIGHTS
+    new = [p.with_weights(heroku, aws).with_ttl(ttl_by_name[p.name]) for p in pairs]
+    return [_change("UPSERT", r) for p in new for r in p.records()], new
+
+
+def to_route53(changes: Iterable[Change]) -> list[Change]:
+    """The batch as Route 53 takes it: fully qualified names with the trailing dot."""
+    out = []
+    for change in changes:
+        record = dict(change["ResourceRecordSet"])
+        record["Name"] = bare(record["Name"]) + "."
+        out.append({"Action": change["Action"], "ResourceRecordSet": record})
+    return out
+
+
+def from_route53(record: Record) -> Record:
+    """A record as listed by Route 53, normalized to the form used here."""
+    out = {k: v for k, v in record.items() if k in _KEYS}
+    out["Name"] = bare(record["Name"])
+    if "ResourceRecords" in out:
+        out["ResourceRecords"] = [{"Value": bare(v["Value"])} for v in out["ResourceRecords"]]
+    return out
+
+
+_KEYS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "AliasTarget")
+
+
+def _key(record: Record) -> tuple[str, str, str | None]:
+    return bare(record["Name"]), record["Type"], record.get("SetIdentifier")
+
+
+def _same(a: Record, b: Record) -> bool:
+    return from_route53(a) == from_route53(b)
+
+
+def _record_problems(record: Record, zone: str) -> list[str]:
+    name, rtype, set_id = _key(record)
+    problems = []
+    if name != zone and not name.endswith("." + zone):
+        problems.append(f"{name} is not in zone {zone}")
+    ttl = record.get("TTL")
+    if "AliasTarget" not in record and (not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL):
+        problems.append(f"{name}: TTL must be 0-{MAX_TTL}, got {ttl!r}")
+    if ("Weight" in record) != (set_id is not None):
+        problems.append(f"{name}: a weighted record needs both SetIdentifier and Weight")
+    weight = record.get("Weight")
+    if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT):
+        problems.append(f"{name} ({set_id}): Weight must be 0-{MAX_WEIGHT}, got {weight!r}")
+    if rtype == "CNAME":
+        if name == zone:
+            problems.append(f"{name}: a CNAME is not permitted at the zone apex")
+        if len(record.get("ResourceRecords", [])) != 1:
+            problems.append(f"{name}: a CNAME has exactly one value")
+    return problems
+
+
+def _name_problems(records: list[Record], name: str) -> list[str]:
+    """Rules over all records of one name after a batch."""
+    problems = []
+    types = {r["Type"] for r in records}
+    if "CNAME" in types and len(types) > 1:
+        problems.append(f"{name}: a CNAME cannot coexist with other record types ({', '.join(sorted(types))})")
+    for rtype in sorted(types):
+        group = [r for r in records if r["Type"] == rtype]
+        weighted = [r for r in group if "Weight" in r]
+        if weighted and len(weighted) != len(group):
+            problems.append(f"{name} {rtype}: a simple record cannot coexist with weighted records")
+        if len(group) > 1 and not weighted:
+            problems.append(f"{name} {rtype}: more than one simple record set")
+        if weighted:
+            ids = [r["SetIdentifier"] for r in weighted]
+            if len(set(ids)) != len(ids):
+                problems.append(f"{name} {rtype}: SetIdentifiers must be distinct")
+            ttls = {r.get("TTL") for r in weighted}
+            if len(ttls) > 1:
+                problems.append(f"{name} {rtype}: weighted records must share one TTL, got {sorted(ttls)}")
+            if all(r["Weight"] == 0 for r in weighted):
+                problems.append(f"{name} {rtype}: every weight is 0 (Route 53 would answer all records equally)")
+    return problems
+
+
+def check_changes(changes: Sequence[Change], zone_name: str) -> None:
+    """Rules a batch must pass on its own, before it is sent. Raises ``InvalidChangeBatch``."""
+    zone = bare(zone_name)
+    problems: list[str] = []
+    if not changes:
+        problems.append("the batch is empty")
+    written: dict[str, list[Record]] = defaultdict(list)
+    keys_written: set[tuple[str, str, str | None]] = set()
+    for change in changes:
+        action, record = change.get("Action"), change.get("ResourceRecordSet", {})
+        if action not in ("CREATE", "DELETE", "UPSERT"):
+            problems.append(f"unknown action {action!r}")
+            continue
+        problems.extend(_record_problems(record, zone))
+        if action != "DELETE":
+            key = _key(record)
+            if key in keys_written:
+                problems.append(f"{key[0]} ({key[2] or 'simple'}) is written twice in one batch")
+            keys_written.add(key)
+            written[key[0]].append(record)
+    for name, records in written.items():
+        problems.extend(_name_problems(records, name))
+    if problems:
+        raise InvalidChangeBatch("; ".join(problems))
+
+
+def apply_changes(existing: Sequence[Record], changes: Sequence[Change], zone_name: str) -> list[Record]:
+    """What Route 53 does with a batch: all of it or none of it.
+
+    Returns the records of the zone after the batch, or raises ``InvalidChangeBatch`` with
+    Route 53's reasons (DELETE must match exactly, CREATE must not exist, and the rules of
+    ``_name_problems`` on every name the batch touches).
+    """
+    zone = bare(zone_name)
+    current = {_key(r): from_route53(r) for r in existing}
+    problems: list[str] = []
+    touched: set[str] = set()
+    for change in changes:
+        action, record = change["Action"], from_route53(change["ResourceRecordSet"])
+        problems.extend(_record_problems(record, zone))
+        key = _key(record)
+        touched.add(key[0])
+        live = current.get(key)
+        if action == "DELETE":
+            if live is None or not _same(live, record):
+                problems.append(
+                    f"Tried to delete resource record set [name='{key[0]}.', type='{key[1]}'"
+                    + (f", set-identifier='{key[2]}'" if key[2] else "")
+                    + "] but the values provided do not match the current values"
+                    if live is not None
+                    else f"Tried to delete resource record set [name='{key[0]}.', type='{key[1]}'] but it was not found"
+                )
+                continue
+            del current[key]
+        elif action == "CREATE":
+            if live is not None:
+                problems.append(
+                    f"Tried to create resource record set [name='{key[0]}.', type='{key[1]}'] but it already exists"
+                )
+                continue
+            current[key] = record
+        else:
+            current[key] = record
+    for name in sorted(touched):
+        problems.extend(_name_problems([r for k, r in current.items() if k[0] == name], name))
+    if problems:
+        raise InvalidChangeBatch("; ".join(problems))
+    return list(current.values())

@@ -1,0 +1,402 @@
+"""The steps of a cutover, one function per state machine task.
+
+Each step takes the cutover state the state machine carries (a JSON-ready dict, see
+``STATE_FIELDS``), does its one thing through the adapters in ``Deps``, records the decision in
+the ledger, and returns the new state. Handlers in ``functions/`` are one call to one of these.
+
+The state's ``pairs`` are the records exactly as this cutover last wrote them: the expected
+side of every compare-and-swap. They are never refreshed by reading Route 53 before a swap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from . import records as rr
+from .adapters.cloudwatch import CloudWatch
+from .adapters.notify import Notifier
+from .adapters.route53 import Route53
+from .adapters.store import Store
+from .alarms import FAIL, PASS, WAIT, judge
+from .clock import iso, now, parse_iso
+from .errors import (
+    AlarmBreached,
+    AlarmDataMissing,
+    ChangeNotInSync,
+    InvalidChangeBatch,
+    PlanInvalid,
+    RecordsNotReady,
+    StaleRecords,
+)
+from .observability import logger, metrics
+from .plan import Plan, check_against_zone, parse_plan
+from .settings import Settings
+
+# A Route 53 change is usually INSYNC within 60 s; the state machine polls every
+# CHANGE_POLL_SECONDS (see the ASL) and gives up after MAX_CHANGE_POLLS.
+MAX_CHANGE_POLLS = 120
+# With insufficient_data: wait, Evaluate is retried every DATA_WAIT_SECONDS (see the ASL) for
+# at most one more bake of the stage.
+DATA_WAIT_SECONDS = 60
+
+STATE_FIELDS = (
+    "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
+    "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "is_last",
+    "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
+    "verdict", "status",
+)
+
+
+@dataclass
+class Deps:
+    """The adapters a step may use; tests pass fakes or moto-backed ones."""
+
+    settings: Settings
+    route53: Route53 = field(default_factory=Route53)
+    cloudwatch: CloudWatch = field(default_factory=CloudWatch)
+    store: Store | None = None
+    notifier: Notifier | None = None
+
+    def __post_init__(self) -> None:
+        self.store = self.store or Store(self.settings.table_name)
+        self.notifier = self.notifier or Notifier(self.settings.topic_arn)
+
+
+def _pairs(state: dict[str, Any]) -> list[rr.Pair]:
+    return [rr.Pair.from_dict(p) for p in state["pairs"]]
+
+
+def _plan(state: dict[str, Any]) -> Plan:
+    return parse_plan(state["plan"])
+
+
+def _weights(pairs: list[rr.Pair]) -> dict[str, dict[str, int]]:
+    return {p.name: {"heroku": p.heroku_weight, "aws": p.aws_weight} for p in pairs}
+
+
+def _submit(deps: Deps, state: dict[str, Any], changes: list[rr.Change], comment: str) -> str:
+    rr.check_changes(changes, state["zone_name"])
+    return deps.route53.change(state["zone_id"], changes, f"cutover {state['id']}: {comment}")
+
+
+def _notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
+    assert deps.notifier is not None
+    topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn")
+    names = ", ".join(p["name"] for p in state.get("pairs", []))
+    deps.notifier.send(topic, f"cutover {event}: {names}", {"cutover": state["id"], "event": event, **details})
+
+
+def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tuple[str, rr.Record | None, rr.Pair | None]:
+    """What the live records of ``name`` are: a simple CNAME to convert, or this tool's pair.
+
+    Raises ``RecordsNotReady`` naming the problem and the way out for anything else.
+    """
+    if not live:
+        raise RecordsNotReady(
+            f"{name} has no record in the zone: create it as a CNAME to your Heroku DNS target first"
+        )
+    ids = {r.get("SetIdentifier") for r in live}
+    if len(live) == 1 and live[0]["Type"] == "CNAME" and "Weight" not in live[0]:
+        target = live[0]["ResourceRecords"][0]["Value"]
+        if target.endswith(".herokuapp.com"):
+            raise RecordsNotReady(
+                f"{name} points at {target}, a *.herokuapp.com name that breaks Heroku's certificates: "
+                "add the domain to Heroku (heroku domains:add) and point the CNAME at its .herokudns.com target"
+            )
+        if spec_heroku and spec_heroku != target:
+            raise PlanInvalid(
+                [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
+            )
+        return "simple", live[0], None
+    if ids == {rr.HEROKU_ID, rr.AWS_ID} and len(live) == 2 and all(r["Type"] == "CNAME" for r in live):
+        by_id = {r["SetIdentifier"]: r for r in live}
+        heroku, aws = by_id[rr.HEROKU_ID], by_id[rr.AWS_ID]
+        if aws["Weight"] != 0:
+            raise RecordsNotReady(
+                f"{name} already sends {aws['Weight']} weight to AWS: a cutover may be under way, or an "
+                "earlier one did not end; finish it or roll it back first"
+            )
+        target = heroku["ResourceRecords"][0]["Value"]
+        if spec_heroku and spec_heroku != target:
+            raise PlanInvalid(
+                [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
+            )
+        pair = rr.Pair(name, target, aws["ResourceRecords"][0]["Value"], heroku["TTL"], heroku["Weight"], 0)
+        return "pair", None, pair
+    kinds = ", ".join(sorted(f"{r['Type']}{' weighted ' + str(r.get('SetIdentifier')) if 'Weight' in r else ''}" for r in live))
+    raise RecordsNotReady(
+        f"{name} has records this tool does not cut over ({kinds}): it needs one simple CNAME to the Heroku "
+        "DNS target (an A or alias record at this name means the traffic is not on Heroku by DNS)"
+    )
+
+
+def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """Validate, lock, snapshot and convert to the weighted pair at Heroku 100 / AWS 0."""
+    plan = parse_plan(raw_plan)
+    allowed = deps.settings.allowed_zone_ids
+    if allowed is not None and plan.hosted_zone_id not in allowed:
+        raise PlanInvalid(
+            [("hosted_zone_id", f"{plan.hosted_zone_id} is not a zone this stack may change "
+              f"({', '.join(sorted(allowed))}); add it to the HostedZoneIds parameter")]
+        )
+    zone_name = deps.route53.zone_name(plan.hosted_zone_id)
+    check_against_zone(plan, zone_name, deps.settings.allowed_names, deps.cloudwatch.existing(plan.alarms))
+    assert deps.store is not None
+    earlier = deps.store.state(cutover_id)  # a retried preflight keeps the first snapshot
+    live = deps.route53.records_of(plan.hosted_zone_id, plan.names)
+
+    changes: list[rr.Change] = []
+    pairs: list[rr.Pair] = []
+    for spec in plan.records:
+        kind, original, existing = _classify(spec.name, live[spec.name], spec.heroku_target)
+        if kind == "simple":
+            assert original is not None
+            target = original["ResourceRecords"][0]["Value"]
+            pair = rr.Pair(spec.name, target, spec.aws_target, original["TTL"], 100, 0)
+            changes += rr.convert_changes(original, pair)
+        else:
+            assert existing is not None
+            pair = rr.Pair(spec.name, existing.heroku_target, spec.aws_target, existing.ttl, 100, 0)
+            if pair != existing:
+                changes += rr.swap_changes([existing], [pair])
+        pairs.append(pair)
+
+    snapshot = earlier["snapshot"] if earlier else {name: live[name] for name in plan.names}
+    original_ttls = earlier["original_ttls"] if earlier else {p.name: p.ttl for p in pairs}
+    state: dict[str, Any] = {
+        "id": cutover_id,
+        "plan": plan.to_dict(),
+        "zone_id": plan.hosted_zone_id,
+        "zone_name": zone_name,
+        "pairs": [p.to_dict() for p in pairs],
+        "original_ttls": original_ttls,
+        "snapshot": snapshot,
+        "stage_index": 0,
+        "stage_count": len(plan.stages),
+        "aws_percent": 0,
+        "change_id": None,
+        "change_status": "INSYNC",
+        "change_polls": 0,
+        "after_change": "converted",
+        "status": "RUNNING",
+    }
+    if changes:
+        rr.check_changes(changes, zone_name)  # before the lock: a bad batch changes nothing
+
+    deps.store.acquire(plan.names, cutover_id)
+    try:
+        deps.store.save_state(cutover_id, state)
+        deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
+        if changes:
+            state["change_id"] = _submit(deps, state, changes, "convert to weighted pair")
+            state["change_status"] = "PENDING"
+            deps.store.record(
+                cutover_id, "converted", actor, change_id=state["change_id"],
+                weights_after=_weights(pairs), records_before=snapshot,
+            )
+        deps.store.save_state(cutover_id, state)
+    except Exception:
+        # Nothing after the conversion can leave traffic off Heroku (the pair is Heroku 100 /
+        # AWS 0), so on any failure here the only thing to undo is the lock.
+        deps.store.release(plan.names, cutover_id)
+        raise
+    _notify(deps, state, "started", plan=plan.describe())
+    logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
+    return state
+
+
+def lower_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """Lower the TTL of every pair to the plan's ``ttl.during`` (compare-and-swap)."""
+    plan = _plan(state)
+    pairs = _pairs(state)
+    targets = {p.name: min(p.ttl, plan.ttl_during) for p in pairs}
+    changes, new = rr.ttl_changes(pairs, targets)
+    state = dict(state, after_change="lowered", change_polls=0)
+    # After lowering, wait the old TTL: until then resolvers may hold answers with it.
+    state["wait_seconds"] = max(state["original_ttls"].values())
+    if new == pairs:
+        state.update(change_id=None, change_status="INSYNC")
+        deps.store.record(state["id"], "ttl_already_low", actor, ttl=targets)
+        return state
+    change_id = _swap(deps, state, changes, "lower TTL")
+    state.update(pairs=[p.to_dict() for p in new], change_id=change_id, change_status="PENDING")
+    deps.store.save_state(state["id"], state)
+    deps.store.record(state["id"], "ttl_lowered", actor, change_id=change_id, ttl_before=state["original_ttls"], ttl_after=targets)
+    return state
+
+
+def _swap(deps: Deps, state: dict[str, Any], changes: list[rr.Change], what: str) -> str:
+    """Submit a compare-and-swap batch; a refusal by Route 53 means our view is stale."""
+    rr.check_changes(changes, state["zone_name"])
+    try:
+        return deps.route53.change(state["zone_id"], changes, f"cutover {state['id']}: {what}")
+    except InvalidChangeBatch as exc:
+        raise StaleRecords(
+            f"{what} refused: the records are no longer what this cutover last wrote "
+            f"(a rollback happened or someone edited them): {exc}"
+        ) from exc
+
+
+def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """Move to the next stage's weight: DELETE the pair as last written + CREATE the new one."""
+    plan = _plan(state)
+    index = state["stage_index"]
+    stage = plan.stages[index]
+    before = _pairs(state)
+    changes, after = rr.shift_changes(before, stage.weight)
+    change_id = _swap(deps, state, changes, f"shift to AWS {stage.weight}%")
+    state = dict(
+        state,
+        pairs=[p.to_dict() for p in after],
+        aws_percent=stage.weight,
+        bake_seconds=stage.bake,
+        is_last=index == len(plan.stages) - 1,
+        change_id=change_id,
+        change_status="PENDING",
+        change_polls=0,
+        after_change="shifted",
+        shifted_at=iso(now()),
+        data_waits=0,
+        verdict=None,
+    )
+    deps.store.save_state(state["id"], state)
+    deps.store.record(
+        state["id"], "shifted", actor, stage=index + 1, change_id=change_id,
+        weights_before=_weights(before), weights_after=_weights(after),
+    )
+    metrics.add_metric(name="WeightShift", unit="Count", value=1)
+    _notify(deps, state, "promoted", stage=index + 1, aws_percent=stage.weight, change_id=change_id)
+    return state
+
+
+def change_status(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """Poll the last change (GetChange). Gives up with ``ChangeNotInSync`` after MAX_CHANGE_POLLS."""
+    if not state.get("change_id"):
+        return dict(state, change_status="INSYNC")
+    status = deps.route53.change_status(state["change_id"])
+    polls = state.get("change_polls", 0) + 1
+    if status != "INSYNC" and polls >= MAX_CHANGE_POLLS:
+        raise ChangeNotInSync(f"change {state['change_id']} still {status} after {polls} polls")
+    if status == "INSYNC":
+        deps.store.record(state["id"], "in_sync", "route53", change_id=state["change_id"], polls=polls)
+    return dict(state, change_status=status, change_polls=polls)
+
+
+def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """Judge the stage's alarms over the whole bake; raise ``AlarmBreached`` on a breach."""
+    plan = _plan(state)
+    since = parse_iso(state["shifted_at"])
+    until = now()
+    verdict = judge(
+        plan.alarms,
+        deps.cloudwatch.states(plan.alarms),
+        deps.cloudwatch.transitions_since(plan.alarms, since, until),
+        plan.insufficient_data,
+    )
+    stage = state["stage_index"] + 1
+    deps.store.record(
+        state["id"], "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
+        outcome=verdict.outcome, reason=verdict.reason, alarms=list(verdict.evidence),
+        window={"from": state["shifted_at"], "to": iso(until)},
+    )
+    if verdict.outcome == FAIL:
+        error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
+        raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
+    if verdict.outcome == WAIT:
+        waits = state.get("data_waits", 0) + 1
+        if waits * DATA_WAIT_SECONDS > state["bake_seconds"]:
+            raise AlarmDataMissing(
+                f"stage {stage}: still no data after waiting {waits * DATA_WAIT_SECONDS}s "
+                f"beyond the bake: {verdict.reason}"
+            )
+        return dict(state, verdict=WAIT, data_waits=waits)
+    assert verdict.outcome == PASS
+    return dict(state, verdict=PASS, stage_index=state["stage_index"] + 1)
+
+
+def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """At AWS 100%: put the original TTLs back (compare-and-swap)."""
+    pairs = _pairs(state)
+    changes, new = rr.ttl_changes(pairs, state["original_ttls"])
+    state = dict(state, after_change="restored", change_polls=0)
+    if new == pairs:
+        return dict(state, change_id=None, change_status="INSYNC")
+    change_id = _swap(deps, state, changes, "restore TTL")
+    state.update(pairs=[p.to_dict() for p in new], change_id=change_id, change_status="PENDING")
+    deps.store.save_state(state["id"], state)
+    deps.store.record(state["id"], "ttl_restored", actor, change_id=change_id, ttl_after=state["original_ttls"])
+    return state
+
+
+def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
+    """The cutover succeeded: record it, release the locks, tell people to keep Heroku draining."""
+    assert deps.store is not None
+    names = [p["name"] for p in state["pairs"]]
+    state = dict(state, status="SUCCEEDED")
+    deps.store.save_state(state["id"], state)
+    deps.store.set_status(state["id"], "SUCCEEDED")
+    deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
+    deps.store.release(names, state["id"])
+    drain = max(state["original_ttls"].values())
+    _notify(
+        deps, state, "succeeded",
+        advice=f"all DNS answers now point at AWS; keep Heroku serving for a drain period (at least "
+        f"{drain}s, longer for clients that ignore TTLs) before scaling it down",
+    )
+    return state
+
+
+def describe_error(error: dict[str, Any] | None) -> tuple[str, str]:
+    """The error name and a readable message from a Step Functions Catch result."""
+    if not error:
+        return "Unknown", "no error was given"
+    name = str(error.get("Error", "Unknown"))
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except (TypeError, ValueError):
+        message = cause
+    return name, str(message)
+
+
+def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, **evidence: Any) -> dict[str, Any]:
+    """Put 100% of traffic back on Heroku. Idempotent; every rollback path ends here.
+
+    An unconditional UPSERT of each pair to Heroku 255 / AWS 0 at the original TTL: it
+    succeeds whatever the records are now, and leaves a pair no shift ever expects, so a shift
+    still in flight fails its compare-and-swap. Notifies and releases the locks once.
+    """
+    assert deps.store is not None
+    saved = deps.store.state(cutover_id)
+    if saved is None:
+        raise RecordsNotReady(f"no cutover {cutover_id} is recorded: nothing to roll back")
+    before = _pairs(saved)
+    changes, after = rr.rollback_changes(before, saved["original_ttls"])
+    rr.check_changes(changes, saved["zone_name"])
+    change_id = deps.route53.change(saved["zone_id"], changes, f"cutover {cutover_id}: rollback")
+    first = deps.store.set_status(cutover_id, "ROLLED_BACK", only_if_not=("ROLLED_BACK",))
+    deps.store.record(
+        cutover_id, "rolled_back", actor, reason=reason, change_id=change_id,
+        weights_before=_weights(before), weights_after=_weights(after), repeated=not first, **evidence,
+    )
+    state = dict(
+        saved,
+        pairs=[p.to_dict() for p in after],
+        change_id=change_id,
+        change_status="PENDING",
+        change_polls=0,
+        after_change="rolled_back",
+        status="ROLLED_BACK",
+        rollback_reason=reason,
+    )
+    deps.store.save_state(cutover_id, state)
+    deps.store.release([p.name for p in before], cutover_id)
+    if first:
+        metrics.add_metric(name="Rollback", unit="Count", value=1)
+        _notify(deps, state, "rolled_back", reason=reason, actor=actor, change_id=change_id, **evidence)
+    logger.warning("cutover rolled back", extra={"cutover": cutover_id, "reason": reason, "actor": actor})
+    return state
