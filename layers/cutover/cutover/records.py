@@ -190,19 +190,19 @@ def _name_problems(records: list[Record], name: str) -> list[str]:
         problems.append(f"{name}: a CNAME cannot coexist with other record types ({', '.join(sorted(types))})")
     for rtype in sorted(types):
         group = [r for r in records if r["Type"] == rtype]
-        weighted = [r for r in group if "Weight" in r]
+        weighted = [r for r in group if "Weight" in r or "SetIdentifier" in r]
         if weighted and len(weighted) != len(group):
             problems.append(f"{name} {rtype}: a simple record cannot coexist with weighted records")
         if len(group) > 1 and not weighted:
             problems.append(f"{name} {rtype}: more than one simple record set")
         if weighted:
-            ids = [r["SetIdentifier"] for r in weighted]
+            ids = [r.get("SetIdentifier") for r in weighted]
             if len(set(ids)) != len(ids):
                 problems.append(f"{name} {rtype}: SetIdentifiers must be distinct")
             ttls = {r.get("TTL") for r in weighted}
             if len(ttls) > 1:
                 problems.append(f"{name} {rtype}: weighted records must share one TTL, got {sorted(ttls)}")
-            if all(r["Weight"] == 0 for r in weighted):
+            if all(r.get("Weight") == 0 for r in weighted):
                 problems.append(f"{name} {rtype}: every weight is 0 (Route 53 would answer all records equally)")
     return problems
 

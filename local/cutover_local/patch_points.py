@@ -1,0 +1,56 @@
+"""The private moto names the local engine replaces, checked before any is touched."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import moto
+
+MOTO_VERSION = "5.2.5"
+
+# module, attribute path, parameters the replacement relies on
+POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("moto.route53.models", "Route53Backend.change_resource_record_sets", ("self", "zoneid", "change_list")),
+    ("moto.route53.models", "FakeZone.rrsets", ()),
+    ("moto.route53.models", "RecordSet.__init__", ("self", "kwargs")),
+    ("moto.route53.responses", "Route53.change_resource_record_sets", ("self",)),
+    ("moto.route53.responses", "Route53.get_change", ("self",)),
+    ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
+    ("moto.cloudwatch.responses", "CloudWatchResponse", ()),
+)
+
+
+class PatchPointMoved(RuntimeError):
+    """moto changed under the local engine: a private name it replaces is gone or different."""
+
+
+def _resolve(module: str, path: str) -> object:
+    obj: object = importlib.import_module(module)
+    for part in path.split("."):
+        if part == "rrsets":  # an instance attribute: check the constructor sets it
+            source = inspect.getsource(obj)  # type: ignore[arg-type]
+            if "self.rrsets" not in source:
+                raise AttributeError(part)
+            return source
+        obj = getattr(obj, part)
+    return obj
+
+
+def verify() -> None:
+    """Raise ``PatchPointMoved`` naming every patch point that is not as the engine expects."""
+    problems = []
+    if moto.__version__ != MOTO_VERSION:
+        problems.append(f"moto is {moto.__version__}, the engine was written against {MOTO_VERSION}")
+    for module, path, params in POINTS:
+        try:
+            target = _resolve(module, path)
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{module}.{path} is gone ({exc})")
+            continue
+        if params and callable(target):
+            found = tuple(inspect.signature(target).parameters)
+            if found[: len(params)] != params:
+                problems.append(f"{module}.{path} takes {found}, expected {params}")
+    if problems:
+        raise PatchPointMoved("; ".join(problems))

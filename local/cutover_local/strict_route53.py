@@ -1,0 +1,147 @@
+"""Route 53 as strict as the real one, on top of moto.
+
+moto accepts a CNAME at the apex, weight 256, a duplicate CREATE, simple and weighted
+records on one name and a DELETE that does not match; it applies batches record by record
+and answers INSYNC at once with one constant change id. Here every batch goes through
+``cutover.records.apply_changes`` (all or nothing, Route 53's rules), each change gets its
+own id and stays PENDING for ``insync_after`` seconds of the engine's clock, and throttling
+can be injected.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.route53 import models as r53_models
+from moto.route53 import responses as r53_responses
+
+from cutover import clock
+from cutover.errors import InvalidChangeBatch
+from cutover.records import apply_changes, bare
+
+
+class Route53Error(ServiceException):
+    pass
+
+
+def _record_of(rs: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"Name": bare(rs.name), "Type": rs.type}
+    if rs.ttl is not None:
+        record["TTL"] = int(rs.ttl)
+    if rs.set_identifier is not None:
+        record["SetIdentifier"] = rs.set_identifier
+    if rs.weight is not None:
+        record["Weight"] = int(rs.weight)
+    if rs.alias_target:
+        record["AliasTarget"] = rs.alias_target
+    if rs.records:
+        record["ResourceRecords"] = [{"Value": v if isinstance(v, str) else v["Value"]} for v in rs.records]
+    return record
+
+
+def _moto_kwargs(record: dict[str, Any]) -> dict[str, Any]:
+    kwargs = dict(record)
+    kwargs["Name"] = bare(record["Name"]) + "."
+    if "ResourceRecords" in kwargs:
+        kwargs["ResourceRecords"] = [v["Value"] for v in record["ResourceRecords"]]
+    return kwargs
+
+
+def _typed(change: dict[str, Any]) -> dict[str, Any]:
+    record = dict(change["ResourceRecordSet"])
+    for key in ("TTL", "Weight"):
+        if key in record:
+            try:
+                record[key] = int(record[key])
+            except (TypeError, ValueError):
+                pass
+    return {"Action": change["Action"], "ResourceRecordSet": record}
+
+
+@dataclass
+class StrictRoute53:
+    """Install with ``install()``; ``uninstall()`` puts moto back as it was."""
+
+    insync_after: float = 0.0  # seconds of the engine's clock a change stays PENDING
+    throttle: Callable[[str], bool] = lambda operation: False  # True: answer Throttling
+    calls: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, tuple[datetime, list[dict[str, Any]]]] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _saved: list[tuple[Any, str, Any]] = field(default_factory=list)
+
+    def _count(self, operation: str) -> None:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        if self.throttle(operation):
+            raise Route53Error("Throttling", "Rate exceeded")
+
+    def apply(self, backend: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        zone = backend.get_hosted_zone(zoneid)
+        typed = [_typed(c) for c in change_list]
+        try:
+            result = apply_changes([_record_of(rs) for rs in zone.rrsets], typed, zone.name)
+        except InvalidChangeBatch as exc:
+            raise Route53Error("InvalidChangeBatch", str(exc)) from None
+        touched = {bare(c["ResourceRecordSet"]["Name"]) for c in typed}
+        kept = [rs for rs in zone.rrsets if bare(rs.name) not in touched]
+        zone.rrsets = kept + [
+            r53_models.RecordSet(_moto_kwargs(r)) for r in result if bare(r["Name"]) in touched
+        ]
+
+    def install(self) -> StrictRoute53:
+        engine = self
+
+        def change_resource_record_sets(backend: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+            engine.apply(backend, zoneid, change_list)
+
+        def respond_change(response: Any) -> ActionResult:
+            engine._count("ChangeResourceRecordSets")
+            zoneid = response._get_param("HostedZoneId")
+            change_list = response._get_param("ChangeBatch.Changes")
+            response.backend.change_resource_record_sets(zoneid, change_list)
+            change_id = f"C{next(engine._ids):012d}"
+            submitted = clock.now()
+            engine.changes[change_id] = (submitted, [_typed(c) for c in change_list])
+            return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
+
+        def respond_get_change(response: Any) -> ActionResult:
+            engine._count("GetChange")
+            change_id = response._get_param("Id").removeprefix("/change/")
+            if change_id not in engine.changes:
+                raise Route53Error("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+            submitted, _ = engine.changes[change_id]
+            return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
+
+        def counted(name: str, original: Any) -> Any:
+            def wrapper(response: Any) -> Any:
+                engine._count(name)
+                return original(response)
+
+            return wrapper
+
+        patches = [
+            (r53_models.Route53Backend, "change_resource_record_sets", change_resource_record_sets),
+            (r53_responses.Route53, "change_resource_record_sets", respond_change),
+            (r53_responses.Route53, "get_change", respond_get_change),
+            (r53_responses.Route53, "list_resource_record_sets",
+             counted("ListResourceRecordSets", r53_responses.Route53.list_resource_record_sets)),
+            (r53_responses.Route53, "get_hosted_zone", counted("GetHostedZone", r53_responses.Route53.get_hosted_zone)),
+        ]
+        for owner, name, replacement in patches:
+            self._saved.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, replacement)
+        return self
+
+    def uninstall(self) -> None:
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)
+
+    def status(self, change_id: str) -> str:
+        submitted, _ = self.changes[change_id]
+        return "INSYNC" if clock.now() >= submitted + timedelta(seconds=self.insync_after) else "PENDING"

@@ -1,0 +1,83 @@
+"""Helpers the tests share: the template as data, plans, and loading a function's handler."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ASL_PATH = ROOT / "statemachines" / "cutover.asl.json"
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+ZONE = "shop.example.com"
+NAME = "www.shop.example.com"
+HEROKU = "tranquil-reef-1234.herokudns.com"
+ALB = "shop-alb-123456789.us-east-1.elb.amazonaws.com"
+ALARMS = ["shop-5xx-rate", "shop-p99-latency"]
+
+BASE_PLAN: dict[str, Any] = {
+    "hosted_zone_id": ZONE_ID,
+    "records": [NAME],
+    "heroku": {"target": HEROKU},
+    "aws": {"target": ALB},
+    "ttl": {"during": 60},
+    "stages": [{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m"}, {"weight": 100, "bake": "30m"}],
+    "alarms": list(ALARMS),
+    "insufficient_data": "wait",
+}
+
+
+def plan(**changes: Any) -> dict[str, Any]:
+    """BASE_PLAN with top-level fields replaced (None removes a field)."""
+    out = copy.deepcopy(BASE_PLAN)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as their long form."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE_PATH.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def asl() -> dict[str, Any]:
+    return json.loads(ASL_PATH.read_text())
+
+
+def load_handler(function_dir: str) -> ModuleType:
+    """Import ``functions/<dir>/app.py`` as its own module, as Lambda does from its CodeUri."""
+    path = ROOT / "functions" / function_dir / "app.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{function_dir}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
