@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from cutover import clock
 from moto.cloudwatch import models as cw_models
 from moto.cloudwatch import responses as cw_responses
 from moto.core.responses import ActionResult
 
-from cutover import clock
+
+def _moment(value: Any) -> datetime | None:
+    """A request's date parameter (ISO text or datetime, with or without zone) as aware UTC."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -64,8 +72,8 @@ class AlarmHistory:
             items = history.query(
                 response._get_param("AlarmName"),
                 response._get_param("HistoryItemType"),
-                response._get_param("StartDate"),
-                response._get_param("EndDate"),
+                _moment(response._get_param("StartDate")),
+                _moment(response._get_param("EndDate")),
             )
             return ActionResult({"AlarmHistoryItems": items})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cutover.alarms import ALARM, FAIL, INSUFFICIENT_DATA, OK, PASS, WAIT, AlarmState, Transition, judge
 
 WATCHED = ["rate", "latency"]

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import yaml
-
 from cutover.durations import format_duration, parse_duration
 from cutover.errors import PlanInvalid
 from cutover.plan import check_against_zone, load_plan_text, parse_plan
+
 from tests.support import ALARMS, ALB, BASE_PLAN, HEROKU, NAME, ZONE, plan
 
 

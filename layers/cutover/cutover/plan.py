@@ -27,7 +27,7 @@ BAKE_MAX = 24 * 3600
 INSUFFICIENT_DATA_POLICIES = ("wait", "fail", "ignore")
 DEFAULT_INSUFFICIENT_DATA = "wait"
 
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _TOP_FIELDS = {

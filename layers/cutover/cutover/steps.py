@@ -40,6 +40,8 @@ MAX_CHANGE_POLLS = 120
 # With insufficient_data: wait, Evaluate is retried every DATA_WAIT_SECONDS (see the ASL) for
 # at most one more bake of the stage.
 DATA_WAIT_SECONDS = 60
+# What Heroku gives a custom domain to point at (the legacy SSL endpoint name included).
+HEROKU_DNS_SUFFIXES = (".herokudns.com", ".herokussl.com")
 
 STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
@@ -108,6 +110,11 @@ def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tupl
         if spec_heroku and spec_heroku != target:
             raise PlanInvalid(
                 [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
+            )
+        if not spec_heroku and not target.endswith(HEROKU_DNS_SUFFIXES):
+            raise RecordsNotReady(
+                f"{name} points at {target}, which is not a Heroku DNS target (*.herokudns.com): it may already "
+                "be on AWS. If it really is your Heroku target, name it in the plan as heroku.target"
             )
         return "simple", live[0], None
     if ids == {rr.HEROKU_ID, rr.AWS_ID} and len(live) == 2 and all(r["Type"] == "CNAME" for r in live):

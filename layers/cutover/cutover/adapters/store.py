@@ -4,12 +4,12 @@ One table, keys ``pk``/``sk``:
 
 - ``NAME#<dns name>`` / ``LOCK``: the live cutover holding that name (conditional write).
 - ``CUTOVER#<id>`` / ``STATE``: plan, snapshot of the original records, what was last written.
-- ``CUTOVER#<id>`` / ``EVENT#<time>#<seq>``: one ledger entry per decision, never overwritten.
+- ``CUTOVER#<id>`` / ``EVENT#<seq>``: one ledger entry per decision, never overwritten,
+  numbered by the atomic counter ``CUTOVER#<id>`` / ``SEQ``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -152,14 +152,25 @@ class Store:
 
     # ledger ------------------------------------------------------------------------------
     def record(self, cutover_id: str, event: str, actor: str, **evidence: Any) -> dict[str, Any]:
-        """Append one decision to the ledger with its evidence; never overwrites an entry."""
-        at = iso(now())
-        entry = {"at": at, "event": event, "actor": actor, **evidence}
-        item = {"pk": f"CUTOVER#{cutover_id}", "sk": f"EVENT#{at}#{uuid.uuid4().hex[:8]}", **entry}
+        """Append one decision to the ledger with its evidence; never overwrites an entry.
+
+        Entries are numbered by an atomic counter, so the ledger reads back in the order the
+        decisions were made, whichever function made them.
+        """
+        pk = f"CUTOVER#{cutover_id}"
         try:
+            counter = self.api.update_item(
+                TableName=self.table_name,
+                Key=_item({"pk": pk, "sk": "SEQ"}),
+                UpdateExpression="ADD seq :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+            seq = int(counter["Attributes"]["seq"]["N"])
+            entry = {"seq": seq, "at": iso(now()), "event": event, "actor": actor, **evidence}
             self.api.put_item(
                 TableName=self.table_name,
-                Item=_item(item),
+                Item=_item({"pk": pk, "sk": f"EVENT#{seq:08d}", **entry}),
                 ConditionExpression="attribute_not_exists(sk)",
             )
         except ClientError as exc:

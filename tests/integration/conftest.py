@@ -1,0 +1,159 @@
+"""An embedded AWS (moto, made strict where the cutover depends on it) with a zone, alarms,
+the table and the topic, and the handlers loaded as Lambda would load them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from cutover import clock
+from cutover.adapters import clients
+from cutover.handler import deps
+from cutover_local.alarm_history import AlarmHistory
+from cutover_local.strict_route53 import StrictRoute53
+from moto import mock_aws
+
+from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
+
+FUNCTIONS = {
+    "Preflight": "preflight",
+    "LowerTtl": "lower_ttl",
+    "Shift": "shift_weights",
+    "CheckChange": "check_change",
+    "EvaluateAlarms": "evaluate_alarms",
+    "RestoreTtl": "restore_ttl",
+    "Finalize": "finalize",
+    "Rollback": "rollback",
+}
+
+
+@dataclass
+class Context:
+    """The parts of the Lambda context object Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    zone_id: str
+    route53: StrictRoute53
+    clock: VirtualClock
+    table: str
+    topic: str
+    queue_url: str
+    handlers: dict[str, Any] = field(default_factory=dict)
+
+    def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        module = self.handlers[function]
+        return module.lambda_handler(json.loads(json.dumps(event)), Context(function))
+
+    def records(self, name: str = NAME) -> list[dict[str, Any]]:
+        r53 = boto3.client("route53")
+        listed = r53.list_resource_record_sets(HostedZoneId=self.zone_id)["ResourceRecordSets"]
+        return [r for r in listed if r["Name"].rstrip(".") == name]
+
+    def weights(self, name: str = NAME) -> dict[str, int]:
+        return {r["SetIdentifier"]: r["Weight"] for r in self.records(name) if "SetIdentifier" in r}
+
+    def ttls(self, name: str = NAME) -> set[int]:
+        return {r["TTL"] for r in self.records(name)}
+
+    def set_alarm(self, name: str, state: str, reason: str = "test") -> None:
+        boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(json.loads(m["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def lock_holder(self, name: str = NAME) -> str | None:
+        return deps().store.lock_holder(name)
+
+    def ledger(self, cutover_id: str) -> list[dict[str, Any]]:
+        return deps().store.ledger(cutover_id)
+
+    def edit_out_of_band(self, changes: list[dict[str, Any]]) -> None:
+        boto3.client("route53").change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
+
+
+def _create_table(name: str) -> None:
+    props = template()["Resources"]["CutoverTable"]["Properties"]
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+    )
+
+
+@pytest.fixture
+def world(monkeypatch):
+    virtual = VirtualClock()
+    clock.set_source(virtual)
+    clients.reset()
+    deps.cache_clear()
+    with mock_aws():
+        route53 = StrictRoute53().install()
+        history = AlarmHistory().install()
+        try:
+            r53 = boto3.client("route53")
+            zone_id = r53.create_hosted_zone(Name=ZONE, CallerReference="test")["HostedZone"]["Id"].split("/")[-1]
+            r53.change_resource_record_sets(
+                HostedZoneId=zone_id,
+                ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {"Name": NAME, "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": HEROKU}]}}]},
+            )
+            route53.changes.clear()
+            route53.calls.clear()
+            cw = boto3.client("cloudwatch")
+            for alarm in ALARMS:
+                cw.put_metric_alarm(
+                    AlarmName=alarm, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+                )
+                cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+            _create_table("cutover-test")
+            topic = boto3.client("sns").create_topic(Name="cutover-test")["TopicArn"]
+            sqs = boto3.client("sqs")
+            queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+            monkeypatch.setenv("TABLE_NAME", "cutover-test")
+            monkeypatch.setenv("TOPIC_ARN", topic)
+            monkeypatch.setenv("ALLOWED_ZONE_IDS", zone_id)
+            monkeypatch.setenv("ALLOWED_RECORD_NAMES", f"{NAME},api.{ZONE}")
+            handlers = {fn: load_handler(folder) for fn, folder in FUNCTIONS.items()}
+            yield World(zone_id, route53, virtual, "cutover-test", topic, queue_url, handlers)
+        finally:
+            history.uninstall()
+            route53.uninstall()
+            clock.set_source(None)
+            clients.reset()
+            deps.cache_clear()

@@ -1,0 +1,135 @@
+"""Static checks of statemachines/cutover.asl.json against the template and the error classes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cutover import errors
+
+from tests.support import ASL_PATH, asl, template
+
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+TRANSIENT = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.TransientError) and cls is not errors.TransientError}
+ROLLBACK_PATH = {"Rollback", "WaitForRollback", "CheckRollback", "RollbackInSync", "RolledBack", "RollbackFailed", "RollbackUnconfirmed"}
+
+STATES = asl()["States"]
+TASKS = {name: s for name, s in STATES.items() if s["Type"] == "Task"}
+
+
+def successors(state: dict) -> set[str]:
+    out = set()
+    if "Next" in state:
+        out.add(state["Next"])
+    out.update(c["Next"] for c in state.get("Choices", []))
+    if "Default" in state:
+        out.add(state["Default"])
+    out.update(c["Next"] for c in state.get("Catch", []))
+    return out
+
+
+def reachable(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(successors(STATES[name]))
+    return seen
+
+
+def test_every_transition_names_an_existing_state():
+    for name, state in STATES.items():
+        missing = successors(state) - set(STATES)
+        assert not missing, f"{name} goes to unknown {missing}"
+
+
+def test_every_state_is_reachable_from_the_start():
+    assert set(STATES) - reachable(asl()["StartAt"]) == set()
+
+
+def test_every_non_terminal_state_has_a_way_forward():
+    for name, state in STATES.items():
+        if state["Type"] not in ("Succeed", "Fail"):
+            assert successors(state), name
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_lambda_task_retries_the_lambda_service_errors_and_the_transient_errors(name):
+    retried = {e for r in TASKS[name].get("Retry", []) for e in r["ErrorEquals"]}
+    assert LAMBDA_SERVICE_ERRORS <= retried
+    assert retried >= TRANSIENT, f"{name} does not retry {TRANSIENT - retried}"
+    assert TASKS[name]["Resource"] == "arn:aws:states:::lambda:invoke"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in TASKS if n not in ROLLBACK_PATH and n != "Preflight"))
+def test_every_task_failure_reaches_the_rollback_path(name):
+    catches = TASKS[name].get("Catch", [])
+    assert any("States.ALL" in c["ErrorEquals"] and c["Next"] == "Rollback" for c in catches)
+
+
+def test_every_path_from_a_change_can_reach_rollback_and_rollback_ends_in_a_fail_state():
+    after_preflight = reachable("WaitForChange") - ROLLBACK_PATH
+    for name in after_preflight:
+        if STATES[name]["Type"] != "Succeed":
+            assert "Rollback" in reachable(name), f"{name} cannot reach Rollback"
+    ends = {n for n in reachable("Rollback") if STATES[n]["Type"] in ("Succeed", "Fail")}
+    assert ends and all(STATES[n]["Type"] == "Fail" for n in ends)
+
+
+def test_preflight_failures_end_without_touching_records():
+    catch = TASKS["Preflight"]["Catch"]
+    assert [c["Next"] for c in catch] == ["PreflightFailed"]
+    assert STATES["PreflightFailed"]["Type"] == "Fail"
+
+
+def test_fail_states_say_why():
+    for name, state in STATES.items():
+        if state["Type"] == "Fail":
+            assert ("Error" in state or "ErrorPath" in state) and ("Cause" in state or "CausePath" in state), name
+
+
+def test_error_names_matched_are_real_error_classes():
+    names = {e for s in STATES.values() for block in ("Retry", "Catch") for r in s.get(block, []) for e in r["ErrorEquals"]}
+    ours = {n for n in names if not n.startswith(("States.", "Lambda."))}
+    assert ours, "the ASL should match the project's own errors by class name"
+    for name in ours:
+        assert isinstance(getattr(errors, name, None), type), f"{name} is not a class in cutover.errors"
+
+
+def test_choice_states_read_fields_the_steps_return():
+    from cutover.steps import STATE_FIELDS
+
+    rules = [c for s in STATES.values() for c in s.get("Choices", [])]
+    rules += [inner for c in rules for inner in c.get("And", [])]
+    paths = {c["Variable"] for c in rules if "Variable" in c}
+    assert paths
+    for path in paths:
+        field = re.fullmatch(r"\$\.cutover\.(\w+)", path)
+        assert field and field.group(1) in STATE_FIELDS, path
+
+
+def test_every_placeholder_is_defined_by_the_template_and_every_substitution_is_used():
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    machine = template()["Resources"]["CutoverStateMachine"]["Properties"]
+    defined = set(machine["DefinitionSubstitutions"])
+    assert placeholders == defined
+    for name, value in machine["DefinitionSubstitutions"].items():
+        function = value["Fn::GetAtt"][0]
+        assert template()["Resources"][function]["Type"] == "AWS::Serverless::Function", name
+
+
+def test_no_arn_or_account_is_hard_coded():
+    text = ASL_PATH.read_text()
+    assert not re.search(r"arn:aws:(lambda|sns|dynamodb|route53)", text)
+    assert not re.search(r"\d{12}", text)
+
+
+def test_waits_come_from_the_plan():
+    assert STATES["Bake"]["SecondsPath"] == "$.cutover.bake_seconds"
+    assert STATES["WaitOldTtl"]["SecondsPath"] == "$.cutover.wait_seconds"

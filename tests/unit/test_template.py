@@ -1,0 +1,119 @@
+"""Static checks of template.yaml and the thin handlers."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.support import ROOT, template
+
+TEMPLATE = template()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+# CloudWatch Logs' log-delivery actions have no resource-level permissions; AWS documents "*".
+NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"}
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+def statements():
+    for name, resource in RESOURCES.items():
+        docs = []
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            docs.append(resource["Properties"]["PolicyDocument"])
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if isinstance(policy, dict) and "Statement" in policy:
+                docs.append(policy)
+        for doc in docs:
+            for statement in doc["Statement"]:
+                yield name, statement
+
+
+def test_the_order_of_sections_is_fixed():
+    order = [k for k in TEMPLATE if k in ("Transform", "Description", "Parameters", "Conditions", "Globals", "Resources", "Outputs")]
+    assert order == ["Transform", "Description", "Parameters", "Conditions", "Globals", "Resources", "Outputs"]
+
+
+def test_functions_run_python313_on_arm64_with_tracing_and_the_layer():
+    glob = TEMPLATE["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13" and glob["Architectures"] == ["arm64"]
+    assert glob["Tracing"] == "Active" and glob["Layers"] == [{"Ref": "CutoverLayer"}]
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_function_has_its_code_and_its_own_scoped_policies(name):
+    props = FUNCTIONS[name]["Properties"]
+    assert (ROOT / props["CodeUri"] / "app.py").is_file()
+    assert props["Handler"] == "app.lambda_handler"
+    assert props.get("Policies"), f"{name} has no policy of its own"
+
+
+def test_no_mutating_action_is_granted_on_every_resource():
+    for owner, statement in statements():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement.get("Resource") == "*":
+            allowed = NO_RESOURCE_LEVEL | (LOG_DELIVERY if owner == "CutoverStateMachine" else set())
+            assert set(actions) <= allowed, f"{owner}: {set(actions) - allowed} on '*'"
+
+
+def test_record_changes_are_limited_to_the_named_cname_records():
+    changes = [(o, s) for o, s in statements() if "route53:ChangeResourceRecordSets" in str(s["Action"])]
+    assert changes
+    for _owner, statement in changes:
+        condition = statement["Condition"]["ForAllValues:StringEquals"]
+        assert condition["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == {"Fn::Split": [",", {"Ref": "RecordNames"}]}
+        assert condition["route53:ChangeResourceRecordSetsRecordTypes"] == ["CNAME"]
+        assert "hostedzone" in str(statement["Resource"])
+
+
+def test_only_the_rollback_may_upsert():
+    for owner, statement in statements():
+        condition = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
+        if "UPSERT" in condition.get("route53:ChangeResourceRecordSetsActions", []):
+            assert owner == "RollbackRecordsPolicy"
+    users = [n for n, f in FUNCTIONS.items() if {"Ref": "RollbackRecordsPolicy"} in f["Properties"]["Policies"]]
+    assert users == ["RollbackFunction"]
+
+
+def test_table_has_point_in_time_recovery():
+    props = RESOURCES["CutoverTable"]["Properties"]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_state_machine_is_standard_with_logging_and_tracing():
+    props = RESOURCES["CutoverStateMachine"]["Properties"]
+    assert props["Type"] == "STANDARD"
+    assert props["Tracing"]["Enabled"] is True
+    assert props["Logging"]["Level"] == "ALL"
+
+
+def test_outputs_name_what_the_cli_and_tests_look_up():
+    assert {"StateMachineArn", "TableName", "TopicArn"} <= set(TEMPLATE["Outputs"])
+
+
+def _calls_and_imports(path):
+    tree = ast.parse(path.read_text())
+    imports = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imports |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    attributes = {f"{n.value.id}.{n.attr}" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    return tree, imports, attributes
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "functions").glob("*/app.py")), ids=lambda p: p.parent.name)
+def test_handlers_stay_thin(path):
+    tree, imports, attributes = _calls_and_imports(path)
+    assert not imports & {"boto3", "botocore", "os"}, imports
+    assert "os.environ" not in attributes
+    assert len(path.read_text().splitlines()) <= 40
+    handlers = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert [h.name for h in handlers] == ["lambda_handler"]
+    assert len(handlers[0].body) <= 3, "a handler parses its input and calls one step"
+
+
+def test_every_function_folder_is_deployed():
+    folders = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
+    deployed = {f["Properties"]["CodeUri"].strip("/").split("/")[-1] for f in FUNCTIONS.values()}
+    assert folders == deployed
