@@ -1,0 +1,305 @@
+"""Deploy template.yaml onto an embedded AWS (moto) and run the real state machine on it.
+
+- every function in the template becomes a moto Lambda whose invocations are dispatched
+  in-process to the real handler (``functions/<dir>/app.py``), with the function's resolved
+  environment applied and the layer's ``cutover`` package importable;
+- the state machine is created from ``statemachines/cutover.asl.json`` with its
+  ``DefinitionSubstitutions`` resolved, and runs on moto's ASL interpreter;
+- Wait states and Retry intervals run on a ``VirtualClock`` (an hour takes milliseconds);
+- Route 53 is strict (``StrictRoute53``) and CloudWatch serves alarm history (``AlarmHistory``).
+
+What this engine does not simulate yet: traffic, alarm evaluation from metrics, EventBridge
+delivery and schedules. Tests set alarm states directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import time
+import traceback
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.awslambda import models as lambda_models
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+from cutover import clock as domain_clock
+from cutover.adapters import clients
+from cutover.handler import deps
+
+from . import patch_points
+from .alarm_history import AlarmHistory
+from .clock import VirtualClock
+from .strict_route53 import StrictRoute53
+from .template import PROJECT_ROOT, load, resolve
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+POLL_SECONDS = 0.02  # the interpreter runs on a thread; a tighter poll starves it
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    error: str | None
+    virtual_at: float
+
+
+@dataclass
+class _Function:
+    logical_id: str
+    name: str
+    module: ModuleType
+    environment: dict[str, str]
+
+
+@dataclass
+class Stack:
+    name: str
+    outputs: dict[str, str]
+    functions: dict[str, _Function]
+    state_machine_arn: str
+    table_name: str
+    topic_arn: str
+
+
+class _VirtualTime:
+    """Stands in for the ``time`` module inside moto's retrier: sleeping advances the clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.advance(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@dataclass
+class Engine:
+    """Use as a context manager; ``deploy()`` then ``run(plan)``."""
+
+    clock: VirtualClock = field(default_factory=VirtualClock)
+    route53: StrictRoute53 = field(default_factory=StrictRoute53)
+    faults: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    invocations: list[Invocation] = field(default_factory=list)
+    stack: Stack | None = None
+    _exits: list[Callable[[], None]] = field(default_factory=list)
+
+    # lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Engine:
+        patch_points.verify()
+        env = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+               "AWS_SESSION_TOKEN": "local"}
+        saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        self._exits.append(lambda: _restore_env(saved_env))
+        mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mock.start()
+        self._exits.append(mock.stop)
+        domain_clock.set_source(self.clock)
+        self._exits.append(lambda: domain_clock.set_source(None))
+        clients.reset()
+        self._exits.append(clients.reset)
+        self.route53.install()
+        self._exits.append(self.route53.uninstall)
+        history = AlarmHistory().install()
+        self._exits.append(history.uninstall)
+        self._patch(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
+        self._patch(wait_function.WaitFunction, "_wait_interval",
+                    lambda _self, env, wait_seconds: self.clock.advance(wait_seconds))
+        self._patch(retrier_decl, "time", _VirtualTime(self.clock))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while self._exits:
+            self._exits.pop()()
+        deps.cache_clear()
+
+    def _patch(self, owner: Any, name: str, value: Any) -> None:
+        original = getattr(owner, name)
+        setattr(owner, name, value)
+        self._exits.append(lambda: setattr(owner, name, original))
+
+    # deploy ------------------------------------------------------------------------------
+    def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local") -> Stack:
+        template = load()
+        resources = template["Resources"]
+        refs: dict[str, Any] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                                "AWS::StackName": stack_name}
+        for name, spec in template.get("Parameters", {}).items():
+            refs[name] = parameters.get(name, spec.get("Default", ""))
+        missing = [n for n, s in template.get("Parameters", {}).items() if refs[n] == "" and "Default" not in s]
+        if missing:
+            raise ValueError(f"deploy needs the template parameters {', '.join(missing)}")
+        attrs: dict[tuple[str, str], Any] = {}
+
+        table = f"{stack_name}-table"
+        props = resources["CutoverTable"]["Properties"]
+        boto3.client("dynamodb").create_table(TableName=table, BillingMode=props["BillingMode"],
+                                              AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+        refs["CutoverTable"] = table
+        attrs[("CutoverTable", "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+        topic = boto3.client("sns").create_topic(Name=f"{stack_name}-topic")["TopicArn"]
+        refs["CutoverTopic"] = topic
+        # The layer is the installed ``cutover`` package itself: handlers import it directly.
+        refs["CutoverLayer"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{stack_name}-cutover:1"
+
+        role = boto3.client("iam").create_role(RoleName=f"{stack_name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        globals_ = template.get("Globals", {}).get("Function", {})
+        code = _empty_zip()
+        functions_by_logical: dict[str, _Function] = {}
+        for logical, spec in resources.items():
+            if spec["Type"] != "AWS::Serverless::Function":
+                continue
+            props = spec["Properties"]
+            name = f"{stack_name}-{logical}"
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            refs[logical], attrs[(logical, "Arn")] = name, arn
+            variables = {**globals_.get("Environment", {}).get("Variables", {}),
+                         **props.get("Environment", {}).get("Variables", {})}
+            environment = {k: str(resolve(v, refs, attrs)) for k, v in variables.items()}
+            boto3.client("lambda").create_function(
+                FunctionName=name, Runtime=props.get("Runtime", globals_.get("Runtime")), Role=role,
+                Handler=props["Handler"], Code={"ZipFile": code}, Timeout=props.get("Timeout", globals_.get("Timeout", 3)),
+                Environment={"Variables": environment},
+            )
+            functions_by_logical[logical] = _Function(logical, name, _load_handler(PROJECT_ROOT / props["CodeUri"], props["Handler"]), environment)
+
+        machine = resources["CutoverStateMachine"]["Properties"]
+        substitutions = {k: resolve(v, refs, attrs) for k, v in machine["DefinitionSubstitutions"].items()}
+        definition = (PROJECT_ROOT / machine["DefinitionUri"]).read_text()
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", str(value))
+        arn = boto3.client("stepfunctions").create_state_machine(
+            name=f"{stack_name}-cutover", definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+        refs["CutoverStateMachine"] = arn
+        outputs = {k: str(resolve(v["Value"], refs, attrs)) for k, v in template.get("Outputs", {}).items()}
+        self.stack = Stack(stack_name, outputs, {f.name: f for f in functions_by_logical.values()}, arn, table, topic)
+        deps.cache_clear()
+        return self.stack
+
+    # run ---------------------------------------------------------------------------------
+    def start(self, plan: dict[str, Any], name: str) -> str:
+        assert self.stack, "deploy() first"
+        return boto3.client("stepfunctions").start_execution(
+            stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(plan)
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until the execution ends (real seconds, not virtual)."""
+        sfn = boto3.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(POLL_SECONDS)
+        raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s of wall time")
+
+    def run(self, plan: dict[str, Any], name: str = "rehearsal-1") -> dict[str, Any]:
+        return self.wait(self.start(plan, name))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = boto3.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    # lambda dispatch ---------------------------------------------------------------------
+    def _dispatcher(self) -> Callable[..., tuple[str, bool, str]]:
+        engine = self
+
+        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            assert engine.stack
+            target = engine.stack.functions[function.function_name]
+            event = event if isinstance(event, dict) else json.loads(event or "{}")
+            with _environment(target.environment):
+                deps.cache_clear()
+                try:
+                    fault = engine.faults.get(target.logical_id)
+                    if fault:
+                        fault(event)
+                    result = target.module.lambda_handler(event, _Context(function))
+                except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
+                    engine.invocations.append(Invocation(target.logical_id, event, type(exc).__name__, engine.clock.elapsed))
+                    payload = {"errorMessage": str(exc), "errorType": type(exc).__name__,
+                               "stackTrace": traceback.format_tb(exc.__traceback__)}
+                    return json.dumps(payload), True, ""
+            engine.invocations.append(Invocation(target.logical_id, event, None, engine.clock.elapsed))
+            return json.dumps(result, default=str), False, ""
+
+        return invoke
+
+
+@dataclass
+class _Context:
+    """The Lambda context object, as much of it as Powertools reads."""
+
+    _function: Any
+
+    @property
+    def function_name(self) -> str:
+        return self._function.function_name
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return self._function.function_arn
+
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "local-request"
+
+
+def _load_handler(code_dir: Path, handler: str) -> ModuleType:
+    module_name, _ = handler.rsplit(".", 1)
+    path = code_dir / f"{module_name}.py"
+    spec = importlib.util.spec_from_file_location(f"cutover_function_{code_dir.name}", path)
+    if not spec or not spec.loader:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        _restore_env(saved)
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# the local engine runs the real handler in-process\n")
+    return buffer.getvalue()

@@ -1,0 +1,77 @@
+"""template.yaml as data: the single source of truth the local engine deploys from."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt, ...) as their long form."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class Unresolvable(ValueError):
+    """The template uses an intrinsic the local engine does not evaluate."""
+
+
+def resolve(value: Any, refs: dict[str, Any], attrs: dict[tuple[str, str], Any]) -> Any:
+    """Evaluate the intrinsics the engine needs (Ref, GetAtt, Sub, Join, Split, If not)."""
+    if isinstance(value, list):
+        return [resolve(v, refs, attrs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        return {k: resolve(v, refs, attrs) for k, v in value.items()}
+    (key, arg), = value.items()
+    if key == "Ref":
+        if arg not in refs:
+            raise Unresolvable(f"Ref {arg}")
+        return refs[arg]
+    if key == "Fn::GetAtt":
+        logical, attr = arg
+        if (logical, attr) not in attrs:
+            raise Unresolvable(f"GetAtt {logical}.{attr}")
+        return attrs[(logical, attr)]
+    if key == "Fn::Sub":
+        text, local = (arg, {}) if isinstance(arg, str) else (arg[0], resolve(arg[1], refs, attrs))
+        scope = {**refs, **{f"{k}.{a}": v for (k, a), v in attrs.items()}, **local}
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(1) not in scope:
+                raise Unresolvable(f"Sub ${{{match.group(1)}}}")
+            return str(scope[match.group(1)])
+
+        return re.sub(r"\$\{([\w:.]+)\}", sub, text)
+    if key == "Fn::Join":
+        return arg[0].join(str(v) for v in resolve(arg[1], refs, attrs))
+    if key == "Fn::Split":
+        return str(resolve(arg[1], refs, attrs)).split(arg[0])
+    if key.startswith("Fn::"):
+        raise Unresolvable(key)
+    return {key: resolve(arg, refs, attrs)}
