@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cutover import clock
 from moto.cloudwatch import models as cw_models
 from moto.cloudwatch import responses as cw_responses
 from moto.core.responses import ActionResult
+
+from cutover import clock
 
 
 def _moment(value: Any) -> datetime | None:

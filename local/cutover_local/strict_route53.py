@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cutover import clock
-from cutover.errors import InvalidChangeBatch
-from cutover.records import apply_changes, bare
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.route53 import models as r53_models
 from moto.route53 import responses as r53_responses
+
+from cutover import clock
+from cutover.errors import InvalidChangeBatch
+from cutover.records import apply_changes, bare
 
 
 class Route53Error(ServiceException):

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from cutover import clock
 from cutover.adapters import clients
 from cutover.handler import deps
+from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
+from cutover_local.clock import VirtualClock
+from cutover_local.engine import Engine
 from cutover_local.strict_route53 import StrictRoute53
-from moto import mock_aws
-
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
 
 FUNCTIONS = {
@@ -42,17 +44,6 @@ class Context:
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -124,21 +115,10 @@ def world(monkeypatch):
         route53 = StrictRoute53().install()
         history = AlarmHistory().install()
         try:
-            r53 = boto3.client("route53")
-            zone_id = r53.create_hosted_zone(Name=ZONE, CallerReference="test")["HostedZone"]["Id"].split("/")[-1]
-            r53.change_resource_record_sets(
-                HostedZoneId=zone_id,
-                ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {"Name": NAME, "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": HEROKU}]}}]},
-            )
+            zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
+            seed.alarms(ALARMS)
             route53.changes.clear()
             route53.calls.clear()
-            cw = boto3.client("cloudwatch")
-            for alarm in ALARMS:
-                cw.put_metric_alarm(
-                    AlarmName=alarm, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
-                )
-                cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
             _create_table("cutover-test")
             topic = boto3.client("sns").create_topic(Name="cutover-test")["TopicArn"]
             sqs = boto3.client("sqs")
@@ -157,3 +137,17 @@ def world(monkeypatch):
             clock.set_source(None)
             clients.reset()
             deps.cache_clear()
+
+
+@pytest.fixture
+def engine():
+    """The deployed stack on the local engine, with a zone and alarms to cut over."""
+    with Engine() as eng:
+        zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
+        seed.alarms(ALARMS)
+        eng.route53.insync_after = 25
+        eng.route53.calls.clear()
+        eng.route53.changes.clear()
+        eng.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
+        eng.zone_id = zone_id
+        yield eng

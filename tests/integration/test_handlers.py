@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cutover import records as rr
 from cutover.errors import AlarmBreached, AlarmDataMissing, LockHeld, PlanInvalid, RecordsNotReady, StaleRecords
-
 from tests.support import ALARMS, ALB, HEROKU, NAME, ZONE, plan
 
 

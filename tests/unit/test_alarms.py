@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cutover.alarms import ALARM, FAIL, INSUFFICIENT_DATA, OK, PASS, WAIT, AlarmState, Transition, judge
 
 WATCHED = ["rate", "latency"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from cutover import errors
 
+from cutover import errors
 from tests.support import ASL_PATH, asl, template
 
 LAMBDA_SERVICE_ERRORS = {

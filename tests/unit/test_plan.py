@@ -6,10 +6,10 @@ import json
 
 import pytest
 import yaml
+
 from cutover.durations import format_duration, parse_duration
 from cutover.errors import PlanInvalid
 from cutover.plan import check_against_zone, load_plan_text, parse_plan
-
 from tests.support import ALARMS, ALB, BASE_PLAN, HEROKU, NAME, ZONE, plan
 
 
@@ -171,3 +171,4 @@ def test_durations_refuse_anything_else(text):
 
 def test_durations_format_shortly():
     assert [format_duration(s) for s in (0, 45, 600, 5400)] == ["0s", "45s", "10m", "1h30m"]
+

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from cutover import records as rr
 from cutover.errors import InvalidChangeBatch
-
 from tests.support import ALB, HEROKU, NAME, ZONE
 
 SIMPLE = {"Name": NAME, "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": HEROKU}]}

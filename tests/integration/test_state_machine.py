@@ -1,0 +1,164 @@
+"""The real state machine (statemachines/cutover.asl.json) with the real handlers, on the local engine."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from cutover import records as rr
+from cutover.adapters.store import Store
+from tests.support import ALARMS, NAME, plan
+
+
+def weights(engine) -> dict[str, int]:
+    listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    return {r["SetIdentifier"]: r["Weight"] for r in listed if r["Name"].rstrip(".") == NAME and "SetIdentifier" in r}
+
+
+def ttls(engine) -> set[int]:
+    listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    return {r["TTL"] for r in listed if r["Name"].rstrip(".") == NAME}
+
+
+def store(engine) -> Store:
+    return Store(engine.stack.table_name)
+
+
+def at_virtual_second(engine, second: float, action) -> None:
+    """Run ``action`` once when the engine's clock first passes ``second``."""
+    fired = []
+
+    def listener(before, after):
+        if not fired and (after - engine.clock.start).total_seconds() >= second:
+            fired.append(True)
+            action()
+
+    engine.clock.listeners.append(listener)
+
+
+def assert_all_on_heroku_unless_succeeded(engine, described) -> None:
+    if described["status"] != "SUCCEEDED":
+        assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+
+
+def test_a_healthy_cutover_ends_on_aws_with_the_ttl_restored_and_the_lock_released(engine):
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="healthy")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert weights(engine) == {rr.HEROKU_ID: 0, rr.AWS_ID: 100}
+    assert ttls(engine) == {3600}
+    assert store(engine).lock_holder(NAME) is None
+    # preflight + ttl: 3600 s wait + bakes 10 + 20 + 30 minutes, plus the INSYNC polls
+    assert engine.clock.elapsed >= 3600 + 600 + 1200 + 1800
+    output = json.loads(described["output"])
+    assert output["cutover"]["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_a_breach_at_each_stage_rolls_back_to_heroku_with_the_reason_recorded(engine, stage):
+    # stage n is baking from about 3600 + sum of the earlier bakes (+ polls)
+    starts = {1: 3700, 2: 3700 + 600 + 60, 3: 3700 + 600 + 1200 + 120}
+    at_virtual_second(engine, starts[stage] + 120, lambda: boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx rate 7%"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"breach-{stage}")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "CutoverRolledBack"
+    assert "AlarmBreached" in described["cause"] and f"stage {stage}" in described["cause"]
+    assert_all_on_heroku_unless_succeeded(engine, described)
+    assert ttls(engine) == {3600}
+    rolled = [e for e in store(engine).ledger(f"breach-{stage}") if e["event"] == "rolled_back"]
+    assert len(rolled) == 1 and ALARMS[0] in rolled[0]["reason"]
+    assert store(engine).lock_holder(NAME) is None
+
+
+def test_a_breach_that_recovers_inside_the_bake_still_fails_the_stage(engine):
+    cw = boto3.client("cloudwatch")
+    at_virtual_second(engine, 3900, lambda: cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="ALARM", StateReason="p99 2.4s"))
+    at_virtual_second(engine, 3960, lambda: cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="OK", StateReason="p99 180ms"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="recovered")
+    assert described["status"] == "FAILED" and "recovered" in described["cause"]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+
+
+TASKS = ["LowerTtlFunction", "ShiftFunction", "CheckChangeFunction", "EvaluateAlarmsFunction", "RestoreTtlFunction", "FinalizeFunction"]
+
+
+class InjectedFault(Exception):
+    pass
+
+
+@pytest.mark.parametrize("function", TASKS)
+def test_a_failure_of_each_lambda_task_ends_with_all_traffic_on_heroku(engine, function):
+    def fault(event):
+        raise InjectedFault(f"{function} failed")
+
+    engine.faults[function] = fault
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"fault-{function}")
+    assert described["status"] == "FAILED"
+    # A CheckChange that always fails also fails the rollback's own INSYNC poll: the rollback
+    # was submitted, but the execution says it could not confirm it.
+    expected = "RollbackUnconfirmed" if function == "CheckChangeFunction" else "CutoverRolledBack"
+    assert described["error"] == expected
+    assert "InjectedFault" in described["cause"]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    assert store(engine).lock_holder(NAME) is None
+
+
+def test_a_transient_lambda_fault_is_retried_and_the_cutover_completes(engine):
+    from cutover.errors import Route53Busy
+
+    calls = []
+
+    def once(event):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Route53Busy("Throttling")
+
+    engine.faults["ShiftFunction"] = once
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="transient")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert len(calls) == 4  # three shifts, one of them retried
+
+
+def test_an_invalid_plan_fails_in_preflight_and_changes_nothing(engine):
+    before = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, stages=[{"weight": 50, "bake": "1m"}]), name="invalid")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "PlanInvalid"
+    assert "stages[0].weight" in described["cause"]
+    assert boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"] == before
+    assert engine.route53.calls.get("ChangeResourceRecordSets", 0) == 0
+
+
+def test_an_out_of_band_edit_makes_the_next_shift_fail_its_swap_and_roll_back(engine):
+    r53 = boto3.client("route53")
+
+    def edit():
+        live = [r for r in r53.list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"] if r.get("SetIdentifier") == rr.AWS_ID][0]
+        r53.change_resource_record_sets(HostedZoneId=engine.zone_id, ChangeBatch={"Changes": [
+            {"Action": "UPSERT", "ResourceRecordSet": {**live, "Weight": 30}}]})
+
+    at_virtual_second(engine, 3900, edit)  # during the first bake
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="edited")
+    assert described["status"] == "FAILED"
+    assert "StaleRecords" in described["cause"]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+
+
+def test_every_state_change_notifies_once(engine):
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="watch")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=engine.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="notified")
+    assert described["status"] == "SUCCEEDED"
+    events = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        events += [json.loads(json.loads(m["Body"])["Message"])["event"] for m in got]
+        for m in got:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(events) == sorted(["started", "promoted", "promoted", "promoted", "succeeded"])
