@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY = 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup test lint build clean
+.PHONY: help setup rehearse test lint build clean
 
 help:
+	@echo "make rehearse  a whole cutover offline on an embedded AWS (sets itself up)"
 	@echo "make test      unit, handler and state machine tests (sets itself up)"
 	@echo "make lint      ruff, cfn-lint and sam validate --lint"
 	@echo "make build     sam build (needs python3.13 visible)"
@@ -24,6 +25,9 @@ $(STAMP): requirements-dev.txt pyproject.toml
 
 setup: $(STAMP)
 
+rehearse: $(STAMP)
+	$(BIN)/cutover rehearse --scenario $(or $(SCENARIO),healthy)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -34,7 +38,7 @@ $(SAM_VENV)/.installed:
 	touch $@
 
 lint: $(STAMP) $(SAM_VENV)/.installed
-	$(BIN)/ruff check layers functions tests
+	$(BIN)/ruff check layers functions local cli tests
 	$(BIN)/cfn-lint template.yaml examples/alarms.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,13 +12,24 @@ START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
 
 class VirtualClock:
-    """Time that moves only when something waits. ``on_advance`` listeners see every step."""
+    """Time that moves only when something waits.
+
+    Timers (``call_at``) fire at their own moment even inside a long wait: the clock stops at
+    each one on its way. ``listeners`` see every step.
+    """
 
     def __init__(self, start: datetime = START) -> None:
         self.start = start
         self._now = start
         self._lock = threading.RLock()
         self.listeners: list[Callable[[datetime, datetime], None]] = []
+        self._timers: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+
+    def call_at(self, elapsed: float, action: Callable[[], None]) -> None:
+        """Run ``action`` when the clock reaches ``elapsed`` seconds since the start."""
+        with self._lock:
+            heapq.heappush(self._timers, (self.start + timedelta(seconds=elapsed), next(self._order), action))
 
     def __call__(self) -> datetime:
         return self.now()
@@ -30,11 +43,19 @@ class VirtualClock:
         return (self.now() - self.start).total_seconds()
 
     def advance(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        with self._lock:
-            before = self._now
-            self._now = before + timedelta(seconds=seconds)
-            after = self._now
-        for listener in list(self.listeners):
-            listener(before, after)
+        target = self.now() + timedelta(seconds=max(seconds, 0))
+        while True:
+            with self._lock:
+                due = self._timers and self._timers[0][0] <= target
+                if due:
+                    at, _, action = heapq.heappop(self._timers)
+                    at = max(at, self._now)
+                else:
+                    at, action = target, None
+                before, self._now = self._now, at
+            if before != at:
+                for listener in list(self.listeners):
+                    listener(before, at)
+            if action is None:
+                return
+            action()

@@ -55,6 +55,8 @@ class Invocation:
     event: dict[str, Any]
     error: str | None
     virtual_at: float
+    result: dict[str, Any] | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -96,6 +98,8 @@ class Engine:
     route53: StrictRoute53 = field(default_factory=StrictRoute53)
     faults: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     invocations: list[Invocation] = field(default_factory=list)
+    # called on the interpreter's thread after every Lambda invocation, in order
+    on_invocation: list[Callable[[Invocation], None]] = field(default_factory=list)
     stack: Stack | None = None
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
@@ -226,6 +230,11 @@ class Engine:
             kwargs["nextToken"] = page["nextToken"]
 
     # lambda dispatch ---------------------------------------------------------------------
+    def _record(self, invocation: Invocation) -> None:
+        self.invocations.append(invocation)
+        for listener in self.on_invocation:
+            listener(invocation)
+
     def _dispatcher(self) -> Callable[..., tuple[str, bool, str]]:
         engine = self
 
@@ -241,11 +250,11 @@ class Engine:
                         fault(event)
                     result = target.module.lambda_handler(event, _Context(function))
                 except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
-                    engine.invocations.append(Invocation(target.logical_id, event, type(exc).__name__, engine.clock.elapsed))
+                    engine._record(Invocation(target.logical_id, event, type(exc).__name__, engine.clock.elapsed, message=str(exc)))
                     payload = {"errorMessage": str(exc), "errorType": type(exc).__name__,
                                "stackTrace": traceback.format_tb(exc.__traceback__)}
                     return json.dumps(payload), True, ""
-            engine.invocations.append(Invocation(target.logical_id, event, None, engine.clock.elapsed))
+            engine._record(Invocation(target.logical_id, event, None, engine.clock.elapsed, result=result))
             return json.dumps(result, default=str), False, ""
 
         return invoke

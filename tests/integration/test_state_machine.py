@@ -27,15 +27,8 @@ def store(engine) -> Store:
 
 
 def at_virtual_second(engine, second: float, action) -> None:
-    """Run ``action`` once when the engine's clock first passes ``second``."""
-    fired = []
-
-    def listener(before, after):
-        if not fired and (after - engine.clock.start).total_seconds() >= second:
-            fired.append(True)
-            action()
-
-    engine.clock.listeners.append(listener)
+    """Run ``action`` when the engine's clock reaches ``second`` (even inside a long Wait)."""
+    engine.clock.call_at(second, action)
 
 
 def assert_all_on_heroku_unless_succeeded(engine, described) -> None:
