@@ -18,6 +18,7 @@ import importlib.util
 import io
 import json
 import os
+import threading
 import time
 import traceback
 import zipfile
@@ -29,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -100,6 +102,9 @@ class Engine:
     invocations: list[Invocation] = field(default_factory=list)
     # called on the interpreter's thread after every Lambda invocation, in order
     on_invocation: list[Callable[[Invocation], None]] = field(default_factory=list)
+    # the AWS API calls each function made, as IAM actions ("route53:ChangeResourceRecordSets")
+    api_calls: dict[str, set[str]] = field(default_factory=dict)
+    _running: threading.local = field(default_factory=threading.local)
     stack: Stack | None = None
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
@@ -122,6 +127,9 @@ class Engine:
         self._exits.append(self.route53.uninstall)
         history = AlarmHistory().install()
         self._exits.append(history.uninstall)
+        boto3.setup_default_session()  # a fresh session: its clients carry the hook below
+        boto3.DEFAULT_SESSION.events.register("before-call", self._on_api_call)
+        self._patch(botocore_endpoint, "time", _VirtualTime(self.clock))  # SDK retry backoff
         self._patch(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
         self._patch(wait_function.WaitFunction, "_wait_interval",
                     lambda _self, env, wait_seconds: self.clock.advance(wait_seconds))
@@ -230,6 +238,13 @@ class Engine:
             kwargs["nextToken"] = page["nextToken"]
 
     # lambda dispatch ---------------------------------------------------------------------
+    def _on_api_call(self, model: Any, **_: Any) -> None:
+        function = getattr(self._running, "function", None)
+        if function:
+            service = model.service_model.service_name
+            prefix = {"stepfunctions": "states"}.get(service, service)
+            self.api_calls.setdefault(function, set()).add(f"{prefix}:{model.name}")
+
     def _record(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
         for listener in self.on_invocation:
@@ -244,6 +259,7 @@ class Engine:
             event = event if isinstance(event, dict) else json.loads(event or "{}")
             with _environment(target.environment):
                 deps.cache_clear()
+                engine._running.function = target.logical_id
                 try:
                     fault = engine.faults.get(target.logical_id)
                     if fault:
@@ -254,6 +270,8 @@ class Engine:
                     payload = {"errorMessage": str(exc), "errorType": type(exc).__name__,
                                "stackTrace": traceback.format_tb(exc.__traceback__)}
                     return json.dumps(payload), True, ""
+                finally:
+                    engine._running.function = None
             engine._record(Invocation(target.logical_id, event, None, engine.clock.elapsed, result=result))
             return json.dumps(result, default=str), False, ""
 

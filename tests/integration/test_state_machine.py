@@ -155,3 +155,40 @@ def test_every_state_change_notifies_once(engine):
         for m in got:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
     assert sorted(events) == sorted(["started", "promoted", "promoted", "promoted", "succeeded"])
+
+
+# DynamoDB authorizes each item of a TransactWriteItems by the item's own action.
+IAM_ACTION_OF_CALL = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+
+
+def _allowed_actions(template, function: str) -> set[str]:
+    resources = template["Resources"]
+    docs = []
+    for policy in resources[function]["Properties"]["Policies"]:
+        if "Statement" in policy:
+            docs.append(policy)
+        elif "Ref" in policy:
+            docs.append(resources[policy["Ref"]]["Properties"]["PolicyDocument"])
+    actions = set()
+    for doc in docs:
+        for statement in doc["Statement"]:
+            action = statement["Action"]
+            actions.update(action if isinstance(action, list) else [action])
+    return actions
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "breach"])
+def test_each_function_calls_only_what_its_iam_policy_allows(engine, scenario):
+    from tests.support import template
+
+    if scenario == "breach":
+        at_virtual_second(engine, 3800, lambda: boto3.client("cloudwatch").set_alarm_state(
+            AlarmName=ALARMS[0], StateValue="ALARM", StateReason="test"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"iam-{scenario}")
+    assert described["status"] == ("SUCCEEDED" if scenario == "healthy" else "FAILED")
+    assert engine.api_calls, "no AWS call was seen"
+    spec = template()
+    for function, calls in engine.api_calls.items():
+        needed = {IAM_ACTION_OF_CALL.get(c, c) for c in calls}
+        missing = needed - _allowed_actions(spec, function)
+        assert not missing, f"{function} calls {missing} but its policy does not allow it"
