@@ -35,6 +35,9 @@ def rehearse(args: argparse.Namespace) -> int:
     from cutover_local.rehearsal import rehearse as run
 
     out = sys.stderr if args.json else sys.stdout
+    if args.report and not args.report.endswith((".html", ".htm")):
+        print("cutover rehearse: --report writes HTML; give a file name ending in .html", file=sys.stderr)
+        return EXIT_INVALID
     try:
         scenario = scenarios.load(args.scenario)
         plan = load_plan_text(Path(args.plan).read_text()) if args.plan else None
@@ -42,12 +45,17 @@ def rehearse(args: argparse.Namespace) -> int:
         print(f"cutover rehearse: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        result = run(scenario, plan, say=lambda line: print(line, file=out, flush=True))
+        result, timeline = run(scenario, plan, seed_value=args.seed, say=lambda line: print(line, file=out, flush=True))
     except PlanInvalid as exc:
         print("cutover rehearse: the plan is invalid, nothing was run:", file=sys.stderr)
         for field, reason in exc.problems:
             print(f"  {field}: {reason}", file=sys.stderr)
         return EXIT_INVALID
+    if args.report:
+        from cutover_local.report import write_report
+
+        write_report(Path(args.report), scenario.name, result, timeline)
+        print(f"report: {args.report}", file=out)
     if args.json:
         print(json.dumps(result, indent=2))
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
@@ -67,7 +75,9 @@ def parser() -> argparse.ArgumentParser:
     r = commands.add_parser("rehearse", help="run a cutover offline on an embedded AWS (the real state machine and handlers)")
     r.add_argument("--scenario", help="a built-in scenario (cutover scenarios) or a scenario YAML file; default: healthy")
     r.add_argument("--plan", help="a plan file (YAML or JSON) to rehearse instead of the scenario's own")
+    r.add_argument("--seed", type=int, default=7, help="seed of the traffic simulation (same seed, same result); default 7")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object (progress goes to stderr)")
+    r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     r.set_defaults(func=rehearse)
     s = commands.add_parser("scenarios", help="list the built-in rehearsal scenarios")

@@ -18,6 +18,11 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.route53.responses", "Route53.get_change", ("self",)),
     ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
     ("moto.cloudwatch.responses", "CloudWatchResponse", ()),
+    ("moto.awslambda.models", "LambdaFunction._invoke_lambda", ("self", "event")),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+     "WaitFunction._wait_interval", ("self", "env", "wait_seconds")),
+    ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time.sleep", ()),
+    ("botocore.endpoint", "time.sleep", ()),
 )
 
 

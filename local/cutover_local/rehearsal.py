@@ -15,20 +15,27 @@ from cutover.durations import format_duration
 from cutover.plan import parse_plan
 
 from . import seed
+from .alarm_eval import AlarmEvaluator
 from .engine import Engine, Invocation
 from .scenarios import ORIGINAL_TTL, Scenario
+from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
 
 # How Step Functions names a failure of the Lambda service itself (not of the function's code).
 LambdaServiceException = type("Lambda.ServiceException", (Exception,), {"__module__": __name__})
+DEFAULT_SEED = 7
 
 Printer = Callable[[str], None]
 
 
 @dataclass
-class _Timeline:
+class Timeline:
     """What the rehearsal saw, in virtual seconds since the start."""
 
     stage_started: dict[int, float] = field(default_factory=dict)
+    events: list[tuple[float, str]] = field(default_factory=list)
+    alarm_changes: list[tuple[float, str, str]] = field(default_factory=list)  # (t, alarm, new state)
+    weights: list[tuple[float, int]] = field(default_factory=list)  # (t, AWS percent written)
+    samples: list[Sample] = field(default_factory=list)
     breach_at: float | None = None
     breach_alarm: str | None = None
     rollback_submitted_at: float | None = None
@@ -41,44 +48,74 @@ def zone_of(name: str) -> str:
     return name.split(".", 1)[1]
 
 
-def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, say: Printer = print) -> dict[str, Any]:
-    """Run ``scenario`` (with ``plan`` instead of its own, if given) and return the result.
+def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value: int = DEFAULT_SEED,
+             say: Printer = print) -> tuple[dict[str, Any], Timeline]:
+    """Run ``scenario`` (with ``plan`` instead of its own, if given); return the result and timeline.
 
     The plan is validated before anything is created: ``PlanInvalid`` propagates unchanged.
     """
     raw = copy.deepcopy(plan if plan is not None else scenario.plan)
     parsed = parse_plan(raw)  # refuse a bad plan before any world exists
+    zones = {zone_of(r.name) for r in parsed.records}
+    if len(zones) != 1:
+        raise ValueError("a rehearsal moves names of one zone, as a plan does")
     started = time.perf_counter()
-    timeline = _Timeline()
+    timeline = Timeline()
+
+    def note(at: float, line: str) -> None:
+        timeline.events.append((at, line))
+        say(f"[{_t(at)}] {line}")
+
     with Engine() as engine:
         engine.route53.insync_after = scenario.insync_after
-        zone_ids = {}
+        zone_id = ""
         for record in parsed.records:
-            zone = zone_of(record.name)
-            if zone not in zone_ids:
-                heroku = record.heroku_target or "rehearsal-app-1234.herokudns.com"
-                zone_ids[zone] = seed.zone_with_heroku_record(zone, record.name, heroku, ORIGINAL_TTL)
-        if len(zone_ids) != 1:
-            raise ValueError("a rehearsal moves names of one zone, as a plan does")
-        zone_id = next(iter(zone_ids.values()))
+            heroku = record.heroku_target or "rehearsal-app-1234.herokudns.com"
+            zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, ORIGINAL_TTL)
         raw["hosted_zone_id"] = zone_id
-        seed.alarms(parsed.alarms)
+        definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER)
         engine.route53.calls.clear()
         engine.deploy({"HostedZoneIds": zone_id, "RecordNames": ",".join(parsed.names)})
         _inject_faults(engine, scenario)
-        _script_alarms(engine, scenario, timeline, say)
-        engine.on_invocation.append(lambda inv: _progress(inv, timeline, say))
-        say(f"rehearsing {scenario.name}: {parsed.describe()} (Route 53 changes INSYNC after {scenario.insync_after}s)")
+        _throttle(engine, scenario.throttle_route53)
+
+        def alarm_changed(name: str, old: str, new: str, reason: str) -> None:
+            at = engine.clock.elapsed
+            boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
+            timeline.alarm_changes.append((at, name, new))
+            if new == "ALARM" and timeline.breach_at is None and timeline.stage_started:
+                timeline.breach_at, timeline.breach_alarm = at, name
+            note(at, f"alarm {name}: {old} → {new} ({reason})")
+
+        evaluator = AlarmEvaluator(definitions, alarm_changed)
+        first = parsed.names[0]
+
+        def served() -> tuple[int, int, int] | None:
+            records = engine.route53.served(zone_id, first)
+            weighted = {r.get("SetIdentifier"): r for r in records}
+            if rr.HEROKU_ID not in weighted:
+                return (records[0]["TTL"], 1, 0) if records else None
+            return weighted[rr.HEROKU_ID]["TTL"], weighted[rr.HEROKU_ID]["Weight"], weighted[rr.AWS_ID]["Weight"]
+
+        def minute(datapoint: dict[str, Any]) -> None:
+            publish(datapoint, engine.clock.now())
+            evaluator.observe(datapoint)
+
+        simulator = TrafficSimulator(engine.clock, served, list(scenario.traffic), timeline.stage_started,
+                                     seed_value, on_minute=[minute])
+        simulator.start()
+        engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
+        say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
         execution_arn = engine.start(raw, name=f"rehearsal-{scenario.name}")
         described = engine.wait(execution_arn)
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
-        wall = time.perf_counter() - started
-        virtual = engine.clock.elapsed
-        weights = {r["SetIdentifier"]: r["Weight"] for r in listed if r.get("SetIdentifier") in (rr.HEROKU_ID, rr.AWS_ID)}
-        result = _result(described, weights, timeline, virtual, wall, history, engine)
+        timeline.samples = simulator.samples
+        weights = {r["SetIdentifier"]: r["Weight"] for r in listed
+                   if r["Name"].rstrip(".") == first and r.get("SetIdentifier") in (rr.HEROKU_ID, rr.AWS_ID)}
+        result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine)
     say(_summary(result))
-    return result
+    return result, timeline
 
 
 def _inject_faults(engine: Engine, scenario: Scenario) -> None:
@@ -93,57 +130,58 @@ def _inject_faults(engine: Engine, scenario: Scenario) -> None:
         engine.faults[function] = fault
 
 
-def _script_alarms(engine: Engine, scenario: Scenario, timeline: _Timeline, say: Printer) -> None:
-    """When a stage starts, schedule the scenario's alarm changes for that stage's bake."""
+def _throttle(engine: Engine, refusals: int) -> None:
+    """Answer Throttling to ``refusals`` attempts of each Route 53 write and poll before one passes."""
+    if refusals <= 0:
+        return
+    attempts: dict[str, int] = {}
 
-    def schedule(inv: Invocation) -> None:
-        if inv.function != "ShiftFunction" or inv.error or not inv.result:
-            return
-        stage = inv.result["stage_index"] + 1
-        for change in scenario.alarm_changes:
-            if change.stage == stage:
-                engine.clock.call_at(inv.virtual_at + change.after, lambda c=change: apply(c))
+    def throttle(operation: str) -> bool:
+        if operation not in ("ChangeResourceRecordSets", "GetChange"):
+            return False
+        attempts[operation] = attempts.get(operation, 0) + 1
+        if attempts[operation] <= refusals:
+            engine.route53.calls["Throttled"] = engine.route53.calls.get("Throttled", 0) + 1
+            return True
+        attempts[operation] = 0
+        return False
 
-    def apply(change: Any) -> None:
-        at = engine.clock.elapsed
-        boto3.client("cloudwatch").set_alarm_state(AlarmName=change.alarm, StateValue=change.state, StateReason=change.reason)
-        if change.state == "ALARM" and timeline.breach_at is None:
-            timeline.breach_at, timeline.breach_alarm = at, change.alarm
-        say(f"[{_t(at)}] alarm {change.alarm} → {change.state}: {change.reason}")
-
-    engine.on_invocation.append(schedule)
+    engine.route53.throttle = throttle
 
 
-def _progress(inv: Invocation, timeline: _Timeline, say: Printer) -> None:
+def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], None]) -> None:
     at, result = inv.virtual_at, inv.result or {}
     if inv.error:
-        say(f"[{_t(at)}] {inv.function} failed: {inv.error}: {inv.message}")
+        note(at, f"{inv.function} failed: {inv.error}: {inv.message}")
         return
     if inv.function == "PreflightFunction":
-        say(f"[{_t(at)}] preflight: plan valid, lock taken, converted to weighted pair Heroku 100 / AWS 0")
+        note(at, "preflight: plan valid, lock taken, converted to weighted pair Heroku 100 / AWS 0")
+        timeline.weights.append((at, 0))
     elif inv.function == "LowerTtlFunction":
-        say(f"[{_t(at)}] TTL lowered to {result['plan']['ttl']['during']}s; waiting the old TTL ({format_duration(result['wait_seconds'])})")
+        note(at, f"TTL lowered to {result['plan']['ttl']['during']}s; waiting the old TTL ({format_duration(result['wait_seconds'])})")
     elif inv.function == "ShiftFunction":
         stage = result["stage_index"] + 1
         timeline.stage_started[stage] = at
-        say(f"[{_t(at)}] stage {stage}: AWS {result['aws_percent']}%, bake {format_duration(result['bake_seconds'])}")
+        timeline.weights.append((at, result["aws_percent"]))
+        note(at, f"stage {stage}: AWS {result['aws_percent']}%, bake {format_duration(result['bake_seconds'])}")
     elif inv.function == "EvaluateAlarmsFunction":
         if result.get("verdict") == "PASS":
             timeline.stages_passed += 1
-            say(f"[{_t(at)}] stage {result['stage_index']} passed: alarms OK over the whole bake")
+            note(at, f"stage {result['stage_index']} passed: alarms OK over the whole bake")
         else:
-            say(f"[{_t(at)}] waiting for alarm data (insufficient_data: wait)")
+            note(at, "waiting for alarm data (insufficient_data: wait)")
     elif inv.function == "RollbackFunction":
         timeline.rollback_submitted_at = at
-        say(f"[{_t(at)}] ROLLBACK to Heroku 100%: {result.get('rollback_reason')}")
+        timeline.weights.append((at, 0))
+        note(at, f"ROLLBACK to Heroku 100%: {result.get('rollback_reason')}")
     elif inv.function == "CheckChangeFunction" and result.get("change_status") == "INSYNC":
         if result.get("after_change") == "rolled_back" and timeline.rollback_insync_at is None:
             timeline.rollback_insync_at = at
-            say(f"[{_t(at)}] rollback INSYNC: all DNS answers point at Heroku")
+            note(at, "rollback INSYNC: all DNS answers point at Heroku")
     elif inv.function == "RestoreTtlFunction":
-        say(f"[{_t(at)}] at AWS 100%: restoring the original TTL")
+        note(at, "at AWS 100%: restoring the original TTL")
     elif inv.function == "FinalizeFunction":
-        say(f"[{_t(at)}] cutover succeeded; lock released")
+        note(at, "cutover succeeded; lock released")
 
 
 def _percent(weights: dict[str, int]) -> dict[str, int]:
@@ -154,7 +192,7 @@ def _percent(weights: dict[str, int]) -> dict[str, int]:
     return {"heroku": round(100 * heroku / total), "aws": round(100 * aws / total)}
 
 
-def _result(described: dict[str, Any], weights: dict[str, int], timeline: _Timeline, virtual: float, wall: float,
+def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeline, virtual: float, wall: float,
             history: list[dict[str, Any]], engine: Engine) -> dict[str, Any]:
     final = _percent(weights)
     if described["status"] == "SUCCEEDED":
@@ -168,11 +206,7 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: _Timel
         reaction = None
         if timeline.breach_at is not None and timeline.rollback_insync_at is not None:
             reaction = round(timeline.rollback_insync_at - timeline.breach_at, 3)
-        rollback = {
-            "reason": described.get("cause"),
-            "alarm": timeline.breach_alarm,
-            "seconds_breach_to_insync": reaction,
-        }
+        rollback = {"reason": described.get("cause"), "alarm": timeline.breach_alarm, "seconds_breach_to_insync": reaction}
     return {
         "status": status,
         "execution_status": described["status"],

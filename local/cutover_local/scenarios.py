@@ -1,8 +1,8 @@
-"""Rehearsal scenarios: a plan, and what happens to the alarms and the functions over time.
+"""Rehearsal scenarios: a plan, how the origins behave over time, and faults.
 
-Alarm states are scripted relative to the start of a stage's bake. Traffic is not simulated
-yet: no client resolves DNS and no metric feeds the alarms; a scenario says when an alarm
-changes state instead.
+Origins' behaviour is given as traffic effects (``traffic.Effect``): from a moment (counted from
+a stage's shift) and for a while, an origin's error rate or p99 latency changes. The alarms are
+not scripted: they are evaluated from the simulated traffic, as CloudWatch would.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from cutover.durations import parse_duration
+
+from .traffic import Effect
 
 DEFAULT_PLAN: dict[str, Any] = {
     "hosted_zone_id": "ZREHEARSAL",
@@ -34,22 +36,14 @@ class ScenarioInvalid(ValueError):
 
 
 @dataclass(frozen=True)
-class AlarmChange:
-    stage: int  # 1-based stage whose bake the time is counted from
-    after: int  # seconds into that stage's bake
-    alarm: str
-    state: str  # OK | ALARM | INSUFFICIENT_DATA
-    reason: str = "scripted by the scenario"
-
-
-@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
     plan: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_PLAN))
-    alarm_changes: tuple[AlarmChange, ...] = ()
+    traffic: tuple[Effect, ...] = ()
     faults: dict[str, int] = field(default_factory=dict)  # function logical id -> failures to inject
     insync_after: int = 25  # seconds a Route 53 change stays PENDING
+    throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
 
 
 BUILT_IN: dict[str, Scenario] = {
@@ -58,29 +52,28 @@ BUILT_IN: dict[str, Scenario] = {
         Scenario("healthy", "AWS is healthy: 10% → 50% → 100%, TTL restored at the end."),
         Scenario(
             "errors-at-10",
-            "The AWS origin returns 5XX at 10%: the error-rate alarm fires 3 minutes into the first bake.",
-            alarm_changes=(AlarmChange(1, 180, "shop-5xx-rate", "ALARM", "5XX rate 7.5% > 2%"),),
+            "The AWS origin answers 8% of requests with 5XX from the first stage on.",
+            traffic=(Effect("aws", stage=1, error_rate=0.08),),
         ),
         Scenario(
             "latency-at-50",
-            "p99 latency climbs at 50%: the latency alarm fires 5 minutes into the second bake.",
-            alarm_changes=(AlarmChange(2, 300, "shop-p99-latency", "ALARM", "p99 2.8s > 1.5s"),),
+            "AWS p99 latency climbs to 2.8 s once it takes half the traffic or more.",
+            traffic=(Effect("aws", min_aws_percent=50, p99_seconds=2.8),),
         ),
         Scenario(
             "aws-down",
-            "The AWS origin is down: both alarms fire 1 minute into the first bake.",
-            alarm_changes=(
-                AlarmChange(1, 60, "shop-5xx-rate", "ALARM", "5XX rate 100%"),
-                AlarmChange(1, 60, "shop-p99-latency", "ALARM", "p99 30s (timeouts)"),
-            ),
+            "The AWS origin fails every request from the first stage on.",
+            traffic=(Effect("aws", stage=1, error_rate=1.0, p99_seconds=30.0),),
         ),
         Scenario(
             "breach-recovers",
-            "A 2-minute error spike in the first bake that is over by its end: the stage still fails.",
-            alarm_changes=(
-                AlarmChange(1, 120, "shop-5xx-rate", "ALARM", "5XX rate 4%"),
-                AlarmChange(1, 240, "shop-5xx-rate", "OK", "5XX rate 0.2%"),
-            ),
+            "A 3-minute burst of 6% errors, 2 minutes into the first bake, over long before the bake ends.",
+            traffic=(Effect("aws", stage=1, after=120, duration=180, error_rate=0.06),),
+        ),
+        Scenario(
+            "route53-throttling",
+            "Route 53 throttles two of every three calls; the SDK and the state machine retry.",
+            throttle_route53=2,
         ),
         Scenario(
             "lambda-fault",
@@ -107,24 +100,51 @@ def load(name_or_path: str | None) -> Scenario:
     return from_dict(data, default_name=path.stem)
 
 
+_EFFECT_FIELDS = {"origin", "stage", "after", "for", "min_aws_percent", "error_rate", "p99"}
+
+
+def _effect(item: Any, where: str) -> Effect:
+    if not isinstance(item, dict) or "origin" not in item:
+        raise ScenarioInvalid(f"{where}: a mapping with origin (aws or heroku) and what changes")
+    unknown = set(item) - _EFFECT_FIELDS
+    if unknown:
+        raise ScenarioInvalid(f"{where}: unknown fields {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_EFFECT_FIELDS))}")
+    if item["origin"] not in ("aws", "heroku"):
+        raise ScenarioInvalid(f"{where}.origin: must be aws or heroku")
+    try:
+        after = parse_duration(item.get("after", 0))
+        duration = parse_duration(item["for"]) if "for" in item else None
+        p99 = _latency(item["p99"]) if "p99" in item else None
+    except ValueError as exc:
+        raise ScenarioInvalid(f"{where}: {exc}") from exc
+    rate = item.get("error_rate")
+    if rate is not None and not (isinstance(rate, int | float) and 0 <= rate <= 1):
+        raise ScenarioInvalid(f"{where}.error_rate: a fraction from 0 to 1")
+    return Effect(item["origin"], item.get("stage"), after, duration, item.get("min_aws_percent"), rate, p99)
+
+
+def _latency(value: Any) -> float:
+    """Seconds from a number (seconds) or a string like ``800ms`` or ``2.5s``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("ms"):
+                return float(text[:-2]) / 1000
+            return float(text.removesuffix("s"))
+        except ValueError:
+            pass
+    raise ValueError(f"p99: expected seconds or a string like '800ms' or '2.5s', got {value!r}")
+
+
 def from_dict(data: Any, default_name: str = "custom") -> Scenario:
     if not isinstance(data, dict):
-        raise ScenarioInvalid("a scenario is a mapping with plan, alarms and faults")
-    unknown = set(data) - {"name", "description", "plan", "alarms", "faults", "route53"}
+        raise ScenarioInvalid("a scenario is a mapping with plan, traffic, faults and route53")
+    unknown = set(data) - {"name", "description", "plan", "traffic", "faults", "route53"}
     if unknown:
         raise ScenarioInvalid(f"unknown scenario fields: {', '.join(sorted(unknown))}")
-    changes = []
-    for i, item in enumerate(data.get("alarms") or []):
-        where = f"alarms[{i}]"
-        if not isinstance(item, dict) or not {"stage", "after", "alarm", "state"} <= set(item):
-            raise ScenarioInvalid(f"{where}: needs stage, after, alarm and state")
-        if item["state"] not in ("OK", "ALARM", "INSUFFICIENT_DATA"):
-            raise ScenarioInvalid(f"{where}.state: must be OK, ALARM or INSUFFICIENT_DATA")
-        try:
-            after = parse_duration(item["after"])
-        except ValueError as exc:
-            raise ScenarioInvalid(f"{where}.after: {exc}") from exc
-        changes.append(AlarmChange(int(item["stage"]), after, str(item["alarm"]), item["state"], str(item.get("reason", "scripted"))))
+    effects = tuple(_effect(item, f"traffic[{i}]") for i, item in enumerate(data.get("traffic") or []))
     faults = data.get("faults") or {}
     if not isinstance(faults, dict) or not all(isinstance(v, int) and v >= 0 for v in faults.values()):
         raise ScenarioInvalid("faults: a mapping of function logical id to a count of failures")
@@ -133,7 +153,8 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
         name=str(data.get("name", default_name)),
         description=str(data.get("description", "")),
         plan=data.get("plan") or copy.deepcopy(DEFAULT_PLAN),
-        alarm_changes=tuple(changes),
+        traffic=effects,
         faults=dict(faults),
         insync_after=int(route53.get("insync_after", 25)),
+        throttle_route53=int(route53.get("throttle", 0)),
     )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import boto3
+
+from .template import load as load_template
+from .template import resolve
 
 
 def zone_with_heroku_record(zone: str, name: str, heroku_target: str, ttl: int = 3600) -> str:
@@ -28,3 +33,30 @@ def alarms(names: Iterable[str], state: str = "OK") -> None:
             Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
         )
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="seeded")
+
+
+EXAMPLE_ALARMS = Path(__file__).resolve().parents[2] / "examples" / "alarms.yaml"
+
+
+def example_alarms(names: Iterable[str], load_balancer: str, prefix: str = "shop") -> list[dict[str, Any]]:
+    """Create the plan's alarms from ``examples/alarms.yaml`` (the ALB error-rate and latency
+    alarms), in INSUFFICIENT_DATA as a new alarm starts. A name the example does not define gets
+    the error-rate definition. Returns the alarms as DescribeAlarms shows them."""
+    spec = load_template(EXAMPLE_ALARMS)
+    refs = {name: p.get("Default") for name, p in spec["Parameters"].items()}
+    refs.update({"LoadBalancerFullName": load_balancer, "AlarmPrefix": prefix, "AWS::Region": "us-east-1"})
+    by_name = {}
+    for resource in spec["Resources"].values():
+        props = resolve(resource["Properties"], refs, {})
+        by_name[props["AlarmName"]] = props
+    default = next(p for p in by_name.values() if p.get("Metrics"))
+    cw = boto3.client("cloudwatch")
+    wanted = list(names)
+    for name in wanted:
+        props = dict(by_name.get(name, default), AlarmName=name)
+        for key in ("Threshold", "EvaluationPeriods", "DatapointsToAlarm", "Period"):
+            if key in props:
+                props[key] = float(props[key]) if key == "Threshold" else int(props[key])
+        cw.put_metric_alarm(**props)
+        cw.set_alarm_state(AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="Unchecked: Initial alarm creation")
+    return cw.describe_alarms(AlarmNames=wanted)["MetricAlarms"]

@@ -72,6 +72,9 @@ class StrictRoute53:
     throttle: Callable[[str], bool] = lambda operation: False  # True: answer Throttling
     calls: dict[str, int] = field(default_factory=dict)
     changes: dict[str, tuple[datetime, list[dict[str, Any]]]] = field(default_factory=dict)
+    # what each change left in its zone, for ``served``: (submitted, zone id, records)
+    snapshots: list[tuple[datetime, str, list[dict[str, Any]]]] = field(default_factory=list)
+    _applied: list[dict[str, Any]] | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _saved: list[tuple[Any, str, Any]] = field(default_factory=list)
 
@@ -92,6 +95,7 @@ class StrictRoute53:
         zone.rrsets = kept + [
             r53_models.RecordSet(_moto_kwargs(r)) for r in result if bare(r["Name"]) in touched
         ]
+        self._applied = result
 
     def install(self) -> StrictRoute53:
         engine = self
@@ -107,6 +111,7 @@ class StrictRoute53:
             change_id = f"C{next(engine._ids):012d}"
             submitted = clock.now()
             engine.changes[change_id] = (submitted, [_typed(c) for c in change_list])
+            engine.snapshots.append((submitted, zoneid.split("/")[-1], engine._applied or []))
             return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
 
         def respond_get_change(response: Any) -> ActionResult:
@@ -141,6 +146,14 @@ class StrictRoute53:
         while self._saved:
             owner, name, original = self._saved.pop()
             setattr(owner, name, original)
+
+    def served(self, zone_id: str, name: str) -> list[dict[str, Any]]:
+        """The records of ``name`` that DNS answers with now: as of the last change that is INSYNC."""
+        now = clock.now()
+        for submitted, zone, records in reversed(self.snapshots):
+            if zone == zone_id and now >= submitted + timedelta(seconds=self.insync_after):
+                return [r for r in records if bare(r["Name"]) == bare(name)]
+        return []
 
     def status(self, change_id: str) -> str:
         submitted, _ = self.changes[change_id]

@@ -1,0 +1,175 @@
+"""Simulated clients and origins on the virtual clock.
+
+Clients resolve the DNS name, keep the answer for its TTL (a share of them ignore TTLs and keep
+it far longer) and send requests to Heroku or AWS. Each origin has an error rate and a p99
+latency, changed over time by the scenario's effects. Every minute the AWS origin's numbers are
+published to CloudWatch like an ALB's (RequestCount, HTTPCode_Target_5XX_Count,
+TargetResponseTime) and handed to the alarm evaluator.
+
+The clients are modelled as a population, not one by one: each tick, the share of cached
+answers that expire re-resolves with the weights DNS serves at that moment. Randomness (request
+counts, errors, latency noise) comes from one seeded generator, so a seed gives one result.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from .clock import VirtualClock
+
+LOAD_BALANCER = "app/shop-alb/0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A change to one origin's behaviour, from a moment on (and for a while, if ``duration``)."""
+
+    origin: str  # "aws" or "heroku"
+    stage: int | None = None  # counted from this stage's shift; None: from the start
+    after: float = 0  # seconds after that
+    duration: float | None = None
+    min_aws_percent: int | None = None  # only while DNS sends at least this share to AWS
+    error_rate: float | None = None  # fraction of requests answered 5XX
+    p99_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class TrafficConfig:
+    requests_per_second: float = 40.0
+    ignore_ttl_share: float = 0.05  # clients that keep an answer far beyond its TTL
+    ignore_ttl_hold: float = 1800.0
+    tick: float = 10.0
+    baseline: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"heroku": (0.002, 0.32), "aws": (0.001, 0.26)}  # error rate, p99 seconds
+    )
+
+
+@dataclass
+class Sample:
+    """One minute of traffic, as the timeline and the alarms see it."""
+
+    t: float  # virtual seconds at the end of the minute
+    dns_aws_percent: float
+    client_aws_share: float
+    aws_requests: int
+    aws_errors: int
+    aws_p99: float | None
+    heroku_requests: int
+    heroku_errors: int
+
+
+class TrafficSimulator:
+    def __init__(
+        self,
+        clock: VirtualClock,
+        served: Callable[[], tuple[int, int, int] | None],
+        effects: list[Effect],
+        stage_started: dict[int, float],
+        seed: int,
+        config: TrafficConfig | None = None,
+        on_minute: list[Callable[[dict[str, Any]], None]] | None = None,
+    ) -> None:
+        self.clock, self.served, self.effects, self.stage_started = clock, served, effects, stage_started
+        self.config = config or TrafficConfig()
+        self.rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
+        self.on_minute = on_minute or []
+        self.samples: list[Sample] = []
+        self._honouring = 0.0  # share of TTL-honouring clients holding an AWS answer
+        self._ignoring = 0.0
+        self._minute = self._empty()
+        self._ticks = 0
+
+    def start(self) -> None:
+        self.clock.call_at(self.config.tick, self._tick)
+
+    # the model ---------------------------------------------------------------------------
+    def _behaviour(self, origin: str, now: float, dns_aws_percent: float) -> tuple[float, float]:
+        error_rate, p99 = self.config.baseline[origin]
+        for effect in self.effects:
+            if effect.origin != origin:
+                continue
+            begin = 0.0 if effect.stage is None else self.stage_started.get(effect.stage)
+            if begin is None or now < begin + effect.after:
+                continue
+            if effect.duration is not None and now >= begin + effect.after + effect.duration:
+                continue
+            if effect.min_aws_percent is not None and dns_aws_percent < effect.min_aws_percent:
+                continue
+            error_rate = effect.error_rate if effect.error_rate is not None else error_rate
+            p99 = effect.p99_seconds if effect.p99_seconds is not None else p99
+        return error_rate, p99
+
+    def _count(self, n: float, p: float) -> int:
+        """About n * p, with binomial spread (normal approximation), never negative."""
+        if n <= 0 or p <= 0:
+            return 0
+        if p >= 1:
+            return round(n)
+        mean = n * p
+        return max(0, min(round(n), round(self.rng.gauss(mean, math.sqrt(mean * (1 - p))))))
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed
+        dt = self.config.tick
+        served = self.served()
+        ttl, heroku_w, aws_w = served if served else (300, 1, 0)
+        p = aws_w / (heroku_w + aws_w) if heroku_w + aws_w else 0.0
+        self._honouring += min(1.0, dt / max(ttl, 1)) * (p - self._honouring)
+        self._ignoring += min(1.0, dt / self.config.ignore_ttl_hold) * (p - self._ignoring)
+        q = self.config.ignore_ttl_share
+        share = (1 - q) * self._honouring + q * self._ignoring
+
+        requests = self.config.requests_per_second * dt
+        aws_n = self._count(requests, share)
+        heroku_n = max(0, round(requests) - aws_n)
+        aws_rate, aws_p99 = self._behaviour("aws", now, 100 * p)
+        heroku_rate, _ = self._behaviour("heroku", now, 100 * p)
+        m = self._minute
+        m["aws_requests"] += aws_n
+        m["aws_errors"] += self._count(aws_n, aws_rate)
+        m["heroku_requests"] += heroku_n
+        m["heroku_errors"] += self._count(heroku_n, heroku_rate)
+        if aws_n:
+            m["aws_p99"].append(aws_p99 * (1 + 0.05 * self.rng.gauss(0, 1)))
+        m["dns"], m["share"] = 100 * p, share
+        self._ticks += 1
+        if self._ticks % max(1, round(60 / self.config.tick)) == 0:
+            self._close_minute(now)
+        self.clock.call_at(now + self.config.tick, self._tick)
+
+    def _empty(self) -> dict[str, Any]:
+        return {"aws_requests": 0, "aws_errors": 0, "heroku_requests": 0, "heroku_errors": 0, "aws_p99": [], "dns": 0.0, "share": 0.0}
+
+    def _close_minute(self, now: float) -> None:
+        m, self._minute = self._minute, self._empty()
+        p99 = max(m["aws_p99"]) if m["aws_p99"] else None
+        sample = Sample(now, m["dns"], m["share"], m["aws_requests"], m["aws_errors"], p99, m["heroku_requests"], m["heroku_errors"])
+        self.samples.append(sample)
+        datapoint = {
+            "RequestCount": sample.aws_requests,
+            "HTTPCode_Target_5XX_Count": sample.aws_errors,
+            "TargetResponseTime": {"p99": p99, "Average": (p99 or 0) / 3},
+        }
+        for listener in self.on_minute:
+            listener(datapoint)
+
+
+def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
+    """Put one minute of the AWS origin's numbers into CloudWatch, as an ALB does."""
+    dimensions = [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}]
+    data = []
+    if datapoint["RequestCount"]:
+        data.append({"MetricName": "RequestCount", "Dimensions": dimensions, "Timestamp": timestamp, "Value": datapoint["RequestCount"], "Unit": "Count"})
+        data.append({"MetricName": "TargetResponseTime", "Dimensions": dimensions, "Timestamp": timestamp,
+                     "Value": datapoint["TargetResponseTime"]["p99"], "Unit": "Seconds"})
+    if datapoint["HTTPCode_Target_5XX_Count"]:
+        data.append({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dimensions, "Timestamp": timestamp,
+                     "Value": datapoint["HTTPCode_Target_5XX_Count"], "Unit": "Count"})
+    if data:
+        boto3.client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
