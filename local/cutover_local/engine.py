@@ -43,6 +43,7 @@ from cutover.handler import deps
 from . import patch_points
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock
+from .eventbridge import EventBus, rules_from_template
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
@@ -106,6 +107,7 @@ class Engine:
     api_calls: dict[str, set[str]] = field(default_factory=dict)
     _running: threading.local = field(default_factory=threading.local)
     stack: Stack | None = None
+    events: EventBus | None = None
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
     # lifecycle ---------------------------------------------------------------------------
@@ -202,6 +204,8 @@ class Engine:
         refs["CutoverStateMachine"] = arn
         outputs = {k: str(resolve(v["Value"], refs, attrs)) for k, v in template.get("Outputs", {}).items()}
         self.stack = Stack(stack_name, outputs, {f.name: f for f in functions_by_logical.values()}, arn, table, topic)
+        rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()})
+        self.events = EventBus(rules, self._invoke_target)
         deps.cache_clear()
         return self.stack
 
@@ -236,6 +240,10 @@ class Engine:
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]
+
+    def _invoke_target(self, function_name: str, event: dict[str, Any]) -> None:
+        """Deliver an event to a Lambda target, as EventBridge does (asynchronously in AWS)."""
+        boto3.client("lambda").invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event))
 
     # lambda dispatch ---------------------------------------------------------------------
     def _on_api_call(self, model: Any, **_: Any) -> None:

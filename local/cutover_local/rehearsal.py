@@ -16,7 +16,8 @@ from cutover.plan import parse_plan
 
 from . import seed
 from .alarm_eval import AlarmEvaluator
-from .engine import Engine, Invocation
+from .engine import ACCOUNT, REGION, Engine, Invocation
+from .eventbridge import alarm_state_change
 from .scenarios import ORIGINAL_TTL, Scenario
 from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
 
@@ -82,11 +83,14 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         def alarm_changed(name: str, old: str, new: str, reason: str) -> None:
             at = engine.clock.elapsed
             boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
+            assert engine.events is not None
+            engine.events.put(alarm_state_change(alarms[name], old, new, reason, engine.clock.now(), ACCOUNT, REGION))
             timeline.alarm_changes.append((at, name, new))
             if new == "ALARM" and timeline.breach_at is None and timeline.stage_started:
                 timeline.breach_at, timeline.breach_alarm = at, name
             note(at, f"alarm {name}: {old} → {new} ({reason})")
 
+        alarms = {d["AlarmName"]: d for d in definitions}
         evaluator = AlarmEvaluator(definitions, alarm_changed)
         first = parsed.names[0]
 
@@ -220,6 +224,7 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
             "state_transitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
             "lambda_invocations": len(engine.invocations),
             "route53_calls": dict(sorted(engine.route53.calls.items())),
+            "events_delivered": len(engine.events.delivered) if engine.events else 0,
         },
     }
 

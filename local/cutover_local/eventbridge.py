@@ -1,0 +1,93 @@
+"""EventBridge for the local engine: the template's rules, matched and delivered in-process.
+
+moto stores rules but cannot deliver to Lambda targets (``put_events`` raises
+NotImplementedError for them). Here the rules of ``template.yaml`` (``AWS::Events::Rule``
+resources and functions' ``EventBridgeRule``/``CloudWatchEvent`` events) are matched with moto's
+own event-pattern matcher, and each matching Lambda target is invoked through the Lambda API,
+so the real handler runs with its environment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from moto.events.models import EventPattern
+
+from cutover.clock import iso
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: dict[str, Any]
+    targets: tuple[str, ...]  # Lambda function names
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        return EventPattern.load(json.dumps(self.pattern)).matches_event(event)
+
+
+@dataclass
+class EventBus:
+    rules: list[Rule]
+    invoke: Callable[[str, dict[str, Any]], None]
+    delivered: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (rule, target, event)
+    unmatched: int = 0
+
+    def put(self, event: dict[str, Any]) -> list[str]:
+        """Deliver ``event`` to every target of every matching rule; return the targets."""
+        targets = []
+        for rule in self.rules:
+            if rule.matches(event):
+                for target in rule.targets:
+                    self.delivered.append((rule.name, target, event))
+                    self.invoke(target, event)
+                    targets.append(target)
+        if not targets:
+            self.unmatched += 1
+        return targets
+
+
+def rules_from_template(resources: dict[str, Any], function_names: dict[str, str]) -> list[Rule]:
+    """The EventBridge rules a template defines, with their Lambda targets resolved to names."""
+    rules = []
+    for logical, spec in resources.items():
+        props = spec.get("Properties", {})
+        if spec["Type"] == "AWS::Events::Rule" and "EventPattern" in props:
+            targets = []
+            for target in props.get("Targets", []):
+                arn = target.get("Arn", {})
+                logical_target = arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
+                if logical_target in function_names:
+                    targets.append(function_names[logical_target])
+            rules.append(Rule(logical, props["EventPattern"], tuple(targets)))
+        if spec["Type"] == "AWS::Serverless::Function":
+            for event_name, event in (props.get("Events") or {}).items():
+                if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent") and "Pattern" in event.get("Properties", {}):
+                    rules.append(Rule(f"{logical}.{event_name}", event["Properties"]["Pattern"], (function_names[logical],)))
+    return rules
+
+
+def alarm_state_change(alarm: dict[str, Any], old: str, new: str, reason: str, at: datetime,
+                       account: str, region: str) -> dict[str, Any]:
+    """A ``CloudWatch Alarm State Change`` event as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{alarm['AlarmName']}/{iso(at)}/{new}")),
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": account,
+        "time": iso(at).replace(".000Z", "Z"),
+        "region": region,
+        "resources": [alarm["AlarmArn"]],
+        "detail": {
+            "alarmName": alarm["AlarmName"],
+            "state": {"value": new, "reason": reason, "timestamp": iso(at).replace("Z", "+0000")},
+            "previousState": {"value": old, "reason": "", "timestamp": ""},
+            "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": alarm.get("Metrics", [])},
+        },
+    }
