@@ -38,7 +38,7 @@ $(SAM_VENV)/.installed:
 	touch $@
 
 lint: $(STAMP) $(SAM_VENV)/.installed
-	$(BIN)/ruff check layers functions local cli tests
+	$(BIN)/ruff check layers functions local cli tests bench
 	$(BIN)/cfn-lint template.yaml examples/alarms.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 

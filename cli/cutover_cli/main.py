@@ -23,6 +23,7 @@ def _quiet_functions(verbose: bool) -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "CRITICAL")
     if not verbose:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        warnings.filterwarnings("ignore", message=".*does not match an error shape")  # moto on injected Throttling
         # moto's interpreter logs every Fail state as an ERROR; the rehearsal reports it itself
         logging.getLogger("moto").setLevel(logging.CRITICAL)
 

@@ -29,3 +29,13 @@ def test_the_error_rate_alarm_guards_against_too_few_requests():
     metrics = alarms["Resources"]["ErrorRateAlarm"]["Properties"]["Metrics"]
     expression = next(m for m in metrics if m.get("ReturnData"))["Expression"]["Fn::Sub"]
     assert "requests >=" in expression and "HTTPCode_Target_5XX_Count" in json.dumps(metrics)
+
+
+def test_the_example_scenario_loads():
+    from cutover_local import scenarios
+
+    scenario = scenarios.load(str(ROOT / "examples" / "scenario.yaml"))
+    assert scenario.name == "slow-at-full"
+    assert [e.p99_seconds for e in scenario.traffic] == [2.0, None]
+    assert scenario.traffic[1].duration == 60 and scenario.faults == {"ShiftFunction": 1}
+    assert scenario.throttle_route53 == 1

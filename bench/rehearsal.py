@@ -1,0 +1,71 @@
+"""Benchmark: the default rehearsal's wall time and virtual-to-wall ratio, and the test suite's wall time.
+
+    .venv/bin/python bench/rehearsal.py [--runs 7] [--suite-runs 3]
+
+Each rehearsal runs as its own `cutover rehearse --json` process (what `make rehearse` does),
+so the command's wall time includes start-up and deploy; the rehearsal's own wall time (from
+its JSON) is the run alone. Prints medians and the spread; quote medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def rehearsal(scenario: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    done = subprocess.run([str(BIN / "cutover"), "rehearse", "--json", "--scenario", scenario],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"rehearsal failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed, json.loads(done.stdout)
+
+
+def suite() -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the suite failed: {done.stdout[-2000:]}")
+    return time.perf_counter() - started
+
+
+def describe(values: list[float]) -> str:
+    return f"median {statistics.median(values):.2f}s (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--suite-runs", type=int, default=3)
+    parser.add_argument("--scenario", default="healthy")
+    args = parser.parse_args()
+
+    commands, runs, ratios = [], [], []
+    for _ in range(args.runs):
+        command, result = rehearsal(args.scenario)
+        commands.append(command)
+        runs.append(result["wall_seconds"])
+        ratios.append(result["virtual_seconds"] / result["wall_seconds"])
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"rehearsal '{args.scenario}': {result['virtual_seconds']:.0f} virtual seconds")
+    print(f"  command wall time (cutover rehearse): {describe(commands)}")
+    print(f"  rehearsal wall time (run alone):      {describe(runs)}")
+    print(f"  virtual-to-wall ratio:                median {statistics.median(ratios):.0f}x")
+    if args.suite_runs:
+        print(f"test suite wall time (pytest):          {describe([suite() for _ in range(args.suite_runs)])}")
+
+
+if __name__ == "__main__":
+    main()
