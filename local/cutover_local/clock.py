@@ -59,3 +59,35 @@ class VirtualClock:
             if action is None:
                 return
             action()
+
+
+class VirtualTimeoutEvent(threading.Event):
+    """A ``threading.Event`` whose ``wait(timeout)`` counts the timeout on the virtual clock."""
+
+    POLL = 0.005
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            return super().wait()
+        deadline = self._clock.elapsed + timeout
+        while not super().wait(self.POLL):
+            if self._clock.elapsed >= deadline:
+                return self.is_set()
+        return True
+
+
+class VirtualThreading:
+    """Stands in for the ``threading`` module where moto times a state (TimeoutSeconds)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def Event(self) -> VirtualTimeoutEvent:  # noqa: N802 - the name of what it replaces
+        return VirtualTimeoutEvent(self._clock)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(threading, name)

@@ -5,11 +5,13 @@
   environment applied and the layer's ``cutover`` package importable;
 - the state machine is created from ``statemachines/cutover.asl.json`` with its
   ``DefinitionSubstitutions`` resolved, and runs on moto's ASL interpreter;
-- Wait states and Retry intervals run on a ``VirtualClock`` (an hour takes milliseconds);
+- Wait states, Retry intervals, task timeouts and SDK retry backoff run on a ``VirtualClock``
+  (an hour takes milliseconds); the waits of ``.waitForTaskToken`` callbacks do not yet;
 - Route 53 is strict (``StrictRoute53``) and CloudWatch serves alarm history (``AlarmHistory``).
 
-What this engine does not simulate yet: traffic, alarm evaluation from metrics, EventBridge
-delivery and schedules. Tests set alarm states directly.
+Traffic, alarm evaluation and alarm events are added on top by ``rehearsal.py``; tests may set
+alarm states directly instead. Schedules (EventBridge Scheduler, scheduled rules) are not
+simulated yet.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
 from cutover import clock as domain_clock
@@ -42,7 +45,7 @@ from cutover.handler import deps
 
 from . import patch_points
 from .alarm_history import AlarmHistory
-from .clock import VirtualClock
+from .clock import VirtualClock, VirtualThreading
 from .eventbridge import EventBus, rules_from_template
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
@@ -136,6 +139,7 @@ class Engine:
         self._patch(wait_function.WaitFunction, "_wait_interval",
                     lambda _self, env, wait_seconds: self.clock.advance(wait_seconds))
         self._patch(retrier_decl, "time", _VirtualTime(self.clock))
+        self._patch(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -98,6 +98,38 @@ def test_a_failure_of_each_lambda_task_ends_with_all_traffic_on_heroku(engine, f
     assert store(engine).lock_holder(NAME) is None
 
 
+def test_a_failing_preflight_changes_nothing(engine):
+    before = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+
+    def fault(event):
+        raise InjectedFault("preflight broken")
+
+    engine.faults["PreflightFunction"] = fault
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="preflight-fault")
+    assert (described["status"], described["error"]) == ("FAILED", "InjectedFault")
+    assert boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"] == before
+    assert store(engine).lock_holder(NAME) is None
+
+
+def test_a_rollback_that_fails_transiently_is_retried_and_ends_on_heroku(engine):
+    from cutover_local.rehearsal import LambdaServiceException
+
+    failures = []
+
+    def once(event):
+        if not failures:
+            failures.append(1)
+            raise LambdaServiceException("Rollback unavailable")
+
+    engine.faults["RollbackFunction"] = once
+    at_virtual_second(engine, 3800, lambda: boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="rollback-retried")
+    assert (described["status"], described["error"]) == ("FAILED", "CutoverRolledBack")
+    assert failures == [1]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+
+
 def test_a_transient_lambda_fault_is_retried_and_the_cutover_completes(engine):
     from cutover.errors import Route53Busy
 
