@@ -8,4 +8,4 @@ from cutover.handler import deps, observed
 
 @observed("execution")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.preflight(event.get("plan"), str(event.get("execution")), deps())
+    return steps.preflight(event.get("plan"), str(event.get("execution")), deps(), execution_arn=event.get("execution_arn"))

@@ -42,7 +42,9 @@ class VirtualClock:
     def elapsed(self) -> float:
         return (self.now() - self.start).total_seconds()
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Move ``seconds`` on, firing timers on the way; stop early once ``interrupted()`` holds
+        after a timer (a Wait state whose execution was stopped meanwhile)."""
         target = self.now() + timedelta(seconds=max(seconds, 0))
         while True:
             with self._lock:
@@ -59,6 +61,8 @@ class VirtualClock:
             if action is None:
                 return
             action()
+            if interrupted():
+                return
 
 
 class VirtualTimeoutEvent(threading.Event):

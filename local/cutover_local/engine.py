@@ -46,7 +46,7 @@ from cutover.handler import deps
 from . import patch_points
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualThreading
-from .eventbridge import EventBus, rules_from_template
+from .eventbridge import EventBus, execution_status_change, rules_from_template
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
@@ -111,6 +111,7 @@ class Engine:
     _running: threading.local = field(default_factory=threading.local)
     stack: Stack | None = None
     events: EventBus | None = None
+    _announced: set[str] = field(default_factory=set)
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
     # lifecycle ---------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class Engine:
         self._patch(botocore_endpoint, "time", _VirtualTime(self.clock))  # SDK retry backoff
         self._patch(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
         self._patch(wait_function.WaitFunction, "_wait_interval",
-                    lambda _self, env, wait_seconds: self.clock.advance(wait_seconds))
+                    lambda _self, env, wait_seconds: self.clock.advance(wait_seconds, lambda: not env.is_running()))
         self._patch(retrier_decl, "time", _VirtualTime(self.clock))
         self._patch(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
         return self
@@ -166,9 +167,7 @@ class Engine:
         attrs: dict[tuple[str, str], Any] = {}
 
         table = f"{stack_name}-table"
-        props = resources["CutoverTable"]["Properties"]
-        boto3.client("dynamodb").create_table(TableName=table, BillingMode=props["BillingMode"],
-                                              AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+        create_table(table, resources["CutoverTable"]["Properties"])
         refs["CutoverTable"] = table
         attrs[("CutoverTable", "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
         topic = boto3.client("sns").create_topic(Name=f"{stack_name}-topic")["TopicArn"]
@@ -208,7 +207,8 @@ class Engine:
         refs["CutoverStateMachine"] = arn
         outputs = {k: str(resolve(v["Value"], refs, attrs)) for k, v in template.get("Outputs", {}).items()}
         self.stack = Stack(stack_name, outputs, {f.name: f for f in functions_by_logical.values()}, arn, table, topic)
-        rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()})
+        rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()},
+                                    lambda value: resolve(value, refs, attrs))
         self.events = EventBus(rules, self._invoke_target)
         deps.cache_clear()
         return self.stack
@@ -227,12 +227,20 @@ class Engine:
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
+                self._ended(described)
                 return described
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s of wall time")
 
     def run(self, plan: dict[str, Any], name: str = "rehearsal-1") -> dict[str, Any]:
         return self.wait(self.start(plan, name))
+
+    def _ended(self, described: dict[str, Any]) -> None:
+        """EventBridge hears of each execution's end once (what the safety net listens to)."""
+        if described["executionArn"] in self._announced or self.events is None:
+            return
+        self._announced.add(described["executionArn"])
+        self.events.put(execution_status_change(described, ACCOUNT, REGION, self.clock.now()))
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions")
@@ -306,6 +314,12 @@ class _Context:
 
     memory_limit_in_mb: int = 256
     aws_request_id: str = "local-request"
+
+
+def create_table(name: str, props: dict[str, Any]) -> None:
+    """The table as the template defines it (keys and indexes)."""
+    kwargs = {k: props[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props}
+    boto3.client("dynamodb").create_table(TableName=name, **kwargs)
 
 
 def _load_handler(code_dir: Path, handler: str) -> ModuleType:

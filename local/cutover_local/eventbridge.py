@@ -52,8 +52,10 @@ class EventBus:
         return targets
 
 
-def rules_from_template(resources: dict[str, Any], function_names: dict[str, str]) -> list[Rule]:
-    """The EventBridge rules a template defines, with their Lambda targets resolved to names."""
+def rules_from_template(resources: dict[str, Any], function_names: dict[str, str],
+                        resolve: Callable[[Any], Any] = lambda value: value) -> list[Rule]:
+    """The EventBridge rules a template defines, with their Lambda targets resolved to names and
+    their patterns' intrinsics (``!Ref CutoverStateMachine``) resolved by ``resolve``."""
     rules = []
     for logical, spec in resources.items():
         props = spec.get("Properties", {})
@@ -64,11 +66,12 @@ def rules_from_template(resources: dict[str, Any], function_names: dict[str, str
                 logical_target = arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
                 if logical_target in function_names:
                     targets.append(function_names[logical_target])
-            rules.append(Rule(logical, props["EventPattern"], tuple(targets)))
+            rules.append(Rule(logical, resolve(props["EventPattern"]), tuple(targets)))
         if spec["Type"] == "AWS::Serverless::Function":
             for event_name, event in (props.get("Events") or {}).items():
                 if event.get("Type") in ("EventBridgeRule", "CloudWatchEvent") and "Pattern" in event.get("Properties", {}):
-                    rules.append(Rule(f"{logical}.{event_name}", event["Properties"]["Pattern"], (function_names[logical],)))
+                    rules.append(Rule(f"{logical}.{event_name}", resolve(event["Properties"]["Pattern"]),
+                                      (function_names[logical],)))
     return rules
 
 
@@ -90,4 +93,31 @@ def alarm_state_change(alarm: dict[str, Any], old: str, new: str, reason: str, a
             "previousState": {"value": old, "reason": "", "timestamp": ""},
             "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": alarm.get("Metrics", [])},
         },
+    }
+
+
+def execution_status_change(described: dict[str, Any], account: str, region: str, at: datetime) -> dict[str, Any]:
+    """A ``Step Functions Execution Status Change`` event for an execution that ended."""
+    detail = {
+        "executionArn": described["executionArn"],
+        "stateMachineArn": described["stateMachineArn"],
+        "name": described["name"],
+        "status": described["status"],
+        "startDate": int(described["startDate"].timestamp() * 1000),
+        "stopDate": int(described["stopDate"].timestamp() * 1000) if described.get("stopDate") else None,
+        "input": described.get("input"),
+        "output": described.get("output"),
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{described['executionArn']}/{described['status']}")),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": account,
+        "time": iso(at).replace(".000Z", "Z"),
+        "region": region,
+        "resources": [described["executionArn"]],
+        "detail": detail,
     }

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from cutover import records as rr
+from cutover.adapters.store import Store
 from cutover.durations import format_duration
 from cutover.plan import parse_plan
 
@@ -83,12 +84,12 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         def alarm_changed(name: str, old: str, new: str, reason: str) -> None:
             at = engine.clock.elapsed
             boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
-            assert engine.events is not None
-            engine.events.put(alarm_state_change(alarms[name], old, new, reason, engine.clock.now(), ACCOUNT, REGION))
             timeline.alarm_changes.append((at, name, new))
             if new == "ALARM" and timeline.breach_at is None and timeline.stage_started:
                 timeline.breach_at, timeline.breach_alarm = at, name
             note(at, f"alarm {name}: {old} → {new} ({reason})")
+            assert engine.events is not None
+            engine.events.put(alarm_state_change(alarms[name], old, new, reason, engine.clock.now(), ACCOUNT, REGION))
 
         alarms = {d["AlarmName"]: d for d in definitions}
         evaluator = AlarmEvaluator(definitions, alarm_changed)
@@ -115,9 +116,14 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
+        timeline.rollback_insync_at = _rollback_insync(engine)
+        if timeline.rollback_insync_at is not None:
+            say(f"[{_t(timeline.rollback_insync_at)}] rollback INSYNC: all DNS answers point at Heroku")
         weights = {r["SetIdentifier"]: r["Weight"] for r in listed
                    if r["Name"].rstrip(".") == first and r.get("SetIdentifier") in (rr.HEROKU_ID, rr.AWS_ID)}
-        result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine)
+        saved = Store(engine.stack.table_name).state(described["name"]) if engine.stack else None
+        reason = (saved or {}).get("rollback_reason") or described.get("cause")
+        result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
     say(_summary(result))
     return result, timeline
 
@@ -178,14 +184,30 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
         timeline.rollback_submitted_at = at
         timeline.weights.append((at, 0))
         note(at, f"ROLLBACK to Heroku 100%: {result.get('rollback_reason')}")
-    elif inv.function == "CheckChangeFunction" and result.get("change_status") == "INSYNC":
-        if result.get("after_change") == "rolled_back" and timeline.rollback_insync_at is None:
-            timeline.rollback_insync_at = at
-            note(at, "rollback INSYNC: all DNS answers point at Heroku")
+    elif inv.function == "AlarmListenerFunction" and result.get("rolled_back"):
+        timeline.rollback_submitted_at = timeline.rollback_submitted_at or at
+        timeline.weights.append((at, 0))
+        note(at, f"alarm listener: {result['alarm']} is in ALARM: ROLLBACK to Heroku 100% and execution stopped")
+    elif inv.function == "SafetyNetFunction":
+        if result.get("acted"):
+            timeline.rollback_submitted_at = timeline.rollback_submitted_at or at
+            timeline.weights.append((at, 0))
+            note(at, f"safety net: {result.get('why')}: traffic put back on Heroku")
+        else:
+            note(at, f"safety net: nothing to do ({result.get('why')})")
     elif inv.function == "RestoreTtlFunction":
         note(at, "at AWS 100%: restoring the original TTL")
     elif inv.function == "FinalizeFunction":
         note(at, "cutover succeeded; lock released")
+
+
+def _rollback_insync(engine: Engine) -> float | None:
+    """Virtual seconds at which the first rollback change (an UPSERT batch) became INSYNC."""
+    for submitted, changes in engine.route53.changes.values():
+        if changes and all(c["Action"] == "UPSERT" for c in changes):
+            insync = submitted.timestamp() + engine.route53.insync_after
+            return round(insync - engine.clock.start.timestamp(), 3)
+    return None
 
 
 def _percent(weights: dict[str, int]) -> dict[str, int]:
@@ -197,11 +219,11 @@ def _percent(weights: dict[str, int]) -> dict[str, int]:
 
 
 def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeline, virtual: float, wall: float,
-            history: list[dict[str, Any]], engine: Engine) -> dict[str, Any]:
+            history: list[dict[str, Any]], engine: Engine, reason: str | None) -> dict[str, Any]:
     final = _percent(weights)
     if described["status"] == "SUCCEEDED":
         status = "SUCCEEDED"
-    elif described.get("error") == "CutoverRolledBack" and final == {"heroku": 100, "aws": 0}:
+    elif timeline.rollback_submitted_at is not None and final == {"heroku": 100, "aws": 0}:
         status = "ROLLED_BACK"
     else:
         status = "FAILED"
@@ -210,7 +232,7 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
         reaction = None
         if timeline.breach_at is not None and timeline.rollback_insync_at is not None:
             reaction = round(timeline.rollback_insync_at - timeline.breach_at, 3)
-        rollback = {"reason": described.get("cause"), "alarm": timeline.breach_alarm, "seconds_breach_to_insync": reaction}
+        rollback = {"reason": reason, "alarm": timeline.breach_alarm, "seconds_breach_to_insync": reaction}
     return {
         "status": status,
         "execution_status": described["status"],

@@ -17,7 +17,7 @@ from cutover.handler import deps
 from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
-from cutover_local.engine import Engine
+from cutover_local.engine import Engine, create_table
 from cutover_local.strict_route53 import StrictRoute53
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
 
@@ -30,6 +30,8 @@ FUNCTIONS = {
     "RestoreTtl": "restore_ttl",
     "Finalize": "finalize",
     "Rollback": "rollback",
+    "AlarmListener": "alarm_listener",
+    "SafetyNet": "safety_net",
 }
 
 
@@ -95,16 +97,6 @@ class World:
         boto3.client("route53").change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
 
 
-def _create_table(name: str) -> None:
-    props = template()["Resources"]["CutoverTable"]["Properties"]
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode=props["BillingMode"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-    )
-
-
 @pytest.fixture
 def world(monkeypatch):
     virtual = VirtualClock()
@@ -119,7 +111,7 @@ def world(monkeypatch):
             seed.alarms(ALARMS)
             route53.changes.clear()
             route53.calls.clear()
-            _create_table("cutover-test")
+            create_table("cutover-test", template()["Resources"]["CutoverTable"]["Properties"])
             topic = boto3.client("sns").create_topic(Name="cutover-test")["TopicArn"]
             sqs = boto3.client("sqs")
             queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]

@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from cutover import records as rr
 from cutover.errors import AlarmBreached, AlarmDataMissing, LockHeld, PlanInvalid, RecordsNotReady, StaleRecords
+from tests.integration.driver import run_stage, settle, start, step, to_stage
 from tests.support import ALARMS, ALB, HEROKU, NAME, ZONE, plan
-
-
-def start(world, raw: dict[str, Any] | None = None, name: str = "exec-1") -> dict[str, Any]:
-    return world.invoke("Preflight", {"plan": raw or plan(hosted_zone_id=world.zone_id), "execution": name})
-
-
-def settle(world, state: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(10):
-        state = world.invoke("CheckChange", {"cutover": state})
-        if state["change_status"] == "INSYNC":
-            return state
-        world.clock.advance(10)
-    raise AssertionError("change never INSYNC")
-
-
-def step(world, function: str, state: dict[str, Any]) -> dict[str, Any]:
-    return settle(world, world.invoke(function, {"cutover": state}))
-
-
-def run_stage(world, state: dict[str, Any]) -> dict[str, Any]:
-    state = step(world, "Shift", state)
-    world.clock.advance(state["bake_seconds"])
-    return world.invoke("EvaluateAlarms", {"cutover": state})
-
-
-def to_stage(world, stages: int, **kwargs: Any) -> dict[str, Any]:
-    """Run the cutover as the state machine does, through ``stages`` passed stages."""
-    state = step(world, "LowerTtl", settle(world, start(world, **kwargs)))
-    world.clock.advance(state["wait_seconds"])
-    for _ in range(stages):
-        state = run_stage(world, state)
-    return state
 
 
 def test_preflight_converts_the_simple_record_to_a_weighted_pair_in_one_batch(world):

@@ -69,13 +69,35 @@ def test_record_changes_are_limited_to_the_named_cname_records():
         assert "hostedzone" in str(statement["Resource"])
 
 
-def test_only_the_rollback_may_upsert():
+def test_only_the_rollback_paths_may_upsert():
     for owner, statement in statements():
         condition = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
         if "UPSERT" in condition.get("route53:ChangeResourceRecordSetsActions", []):
             assert owner == "RollbackRecordsPolicy"
-    users = [n for n, f in FUNCTIONS.items() if {"Ref": "RollbackRecordsPolicy"} in f["Properties"]["Policies"]]
-    assert users == ["RollbackFunction"]
+    users = {n for n, f in FUNCTIONS.items() if {"Ref": "RollbackRecordsPolicy"} in f["Properties"]["Policies"]}
+    assert users == {"RollbackFunction", "AlarmListenerFunction", "SafetyNetFunction"}
+
+
+def test_the_listener_may_stop_only_this_state_machines_executions():
+    listener = FUNCTIONS["AlarmListenerFunction"]["Properties"]["Policies"]
+    stop = [s for p in listener if "Statement" in p for s in p["Statement"] if "states:StopExecution" in s["Action"]]
+    assert len(stop) == 1
+    assert "${CutoverStateMachine.Name}" in stop[0]["Resource"]["Fn::Sub"]
+    assert stop[0]["Resource"]["Fn::Sub"].startswith("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:")
+
+
+def test_the_listener_hears_alarms_going_to_alarm_and_the_safety_net_bad_endings_of_this_machine():
+    listener = FUNCTIONS["AlarmListenerFunction"]["Properties"]["Events"]["AlarmWentToAlarm"]["Properties"]["Pattern"]
+    assert listener["detail-type"] == ["CloudWatch Alarm State Change"] and listener["detail"]["state"]["value"] == ["ALARM"]
+    net = FUNCTIONS["SafetyNetFunction"]["Properties"]["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
+    assert set(net["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+    assert net["detail"]["stateMachineArn"] == [{"Ref": "CutoverStateMachine"}]
+
+
+def test_the_table_indexes_watched_alarms():
+    indexes = RESOURCES["CutoverTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert [i["IndexName"] for i in indexes] == ["watched-alarm"]
+    assert indexes[0]["KeySchema"][0]["AttributeName"] == "watched_alarm"
 
 
 def test_table_has_point_in_time_recovery():

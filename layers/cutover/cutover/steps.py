@@ -18,8 +18,9 @@ from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
 from .adapters.route53 import Route53
+from .adapters.stepfunctions import StepFunctions
 from .adapters.store import Store
-from .alarms import FAIL, PASS, WAIT, judge
+from .alarms import FAIL, PASS, WAIT, Transition, judge
 from .clock import iso, now, parse_iso
 from .errors import (
     AlarmBreached,
@@ -47,7 +48,7 @@ STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "is_last",
     "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
-    "verdict", "status",
+    "verdict", "status", "execution_arn", "rollback_reason",
 )
 
 
@@ -60,6 +61,7 @@ class Deps:
     cloudwatch: CloudWatch = field(default_factory=CloudWatch)
     store: Store | None = None
     notifier: Notifier | None = None
+    stepfunctions: StepFunctions = field(default_factory=StepFunctions)
 
     def __post_init__(self) -> None:
         self.store = self.store or Store(self.settings.table_name)
@@ -83,7 +85,7 @@ def _submit(deps: Deps, state: dict[str, Any], changes: list[rr.Change], comment
     return deps.route53.change(state["zone_id"], changes, f"cutover {state['id']}: {comment}")
 
 
-def _notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
+def notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
     assert deps.notifier is not None
     topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn")
     names = ", ".join(p["name"] for p in state.get("pairs", []))
@@ -139,7 +141,8 @@ def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tupl
     )
 
 
-def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution") -> dict[str, Any]:
+def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution",
+              execution_arn: str | None = None) -> dict[str, Any]:
     """Validate, lock, snapshot and convert to the weighted pair at Heroku 100 / AWS 0."""
     plan = parse_plan(raw_plan)
     allowed = deps.settings.allowed_zone_ids
@@ -174,6 +177,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     original_ttls = earlier["original_ttls"] if earlier else {p.name: p.ttl for p in pairs}
     state: dict[str, Any] = {
         "id": cutover_id,
+        "execution_arn": execution_arn,
         "plan": plan.to_dict(),
         "zone_id": plan.hosted_zone_id,
         "zone_name": zone_name,
@@ -195,6 +199,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     deps.store.acquire(plan.names, cutover_id)
     try:
         deps.store.save_state(cutover_id, state)
+        deps.store.watch(cutover_id, plan.alarms, execution_arn)
         deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
         if changes:
             state["change_id"] = _submit(deps, state, changes, "convert to weighted pair")
@@ -206,10 +211,11 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         deps.store.save_state(cutover_id, state)
     except Exception:
         # Nothing after the conversion can leave traffic off Heroku (the pair is Heroku 100 /
-        # AWS 0), so on any failure here the only thing to undo is the lock.
+        # AWS 0), so on any failure here the only things to undo are the lock and the watches.
+        deps.store.unwatch(cutover_id, plan.alarms)
         deps.store.release(plan.names, cutover_id)
         raise
-    _notify(deps, state, "started", plan=plan.describe())
+    notify(deps, state, "started", plan=plan.describe())
     logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
     return state
 
@@ -274,7 +280,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         weights_before=_weights(before), weights_after=_weights(after),
     )
     metrics.add_metric(name="WeightShift", unit="Count", value=1)
-    _notify(deps, state, "promoted", stage=index + 1, aws_percent=stage.weight, change_id=change_id)
+    notify(deps, state, "promoted", stage=index + 1, aws_percent=stage.weight, change_id=change_id)
     return state
 
 
@@ -296,12 +302,14 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dic
     plan = _plan(state)
     since = parse_iso(state["shifted_at"])
     until = now()
-    verdict = judge(
-        plan.alarms,
-        deps.cloudwatch.states(plan.alarms),
-        deps.cloudwatch.transitions_since(plan.alarms, since, until),
-        plan.insufficient_data,
-    )
+    # Transitions from CloudWatch's history, and those the alarm listener recorded in the ledger.
+    seen = deps.cloudwatch.transitions_since(plan.alarms, since, until)
+    seen += [
+        Transition(e["alarm"], e["state"], e["changed_at"], e.get("alarm_reason", ""))
+        for e in deps.store.ledger(state["id"])
+        if e["event"] == "alarm_state" and since <= parse_iso(e["changed_at"]) <= until
+    ]
+    verdict = judge(plan.alarms, deps.cloudwatch.states(plan.alarms), seen, plan.insufficient_data)
     stage = state["stage_index"] + 1
     deps.store.record(
         state["id"], "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
@@ -345,9 +353,10 @@ def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[
     deps.store.save_state(state["id"], state)
     deps.store.set_status(state["id"], "SUCCEEDED")
     deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
+    deps.store.unwatch(state["id"], state["plan"]["alarms"])
     deps.store.release(names, state["id"])
     drain = max(state["original_ttls"].values())
-    _notify(
+    notify(
         deps, state, "succeeded",
         advice=f"all DNS answers now point at AWS; keep Heroku serving for a drain period (at least "
         f"{drain}s, longer for clients that ignore TTLs) before scaling it down",
@@ -400,9 +409,10 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, **evidence: A
         rollback_reason=reason,
     )
     deps.store.save_state(cutover_id, state)
+    deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
     deps.store.release([p.name for p in before], cutover_id)
     if first:
         metrics.add_metric(name="Rollback", unit="Count", value=1)
-        _notify(deps, state, "rolled_back", reason=reason, actor=actor, change_id=change_id, **evidence)
+        notify(deps, state, "rolled_back", reason=reason, actor=actor, change_id=change_id, **evidence)
     logger.warning("cutover rolled back", extra={"cutover": cutover_id, "reason": reason, "actor": actor})
     return state

@@ -6,6 +6,8 @@ One table, keys ``pk``/``sk``:
 - ``CUTOVER#<id>`` / ``STATE``: plan, snapshot of the original records, what was last written.
 - ``CUTOVER#<id>`` / ``EVENT#<seq>``: one ledger entry per decision, never overwritten,
   numbered by the atomic counter ``CUTOVER#<id>`` / ``SEQ``.
+- ``CUTOVER#<id>`` / ``WATCH#<alarm>``: this live cutover watches that alarm. The sparse index
+  ``ALARM_INDEX`` (key ``watched_alarm``) finds the live cutovers watching an alarm without a scan.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .clients import client, error_code
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
+ALARM_INDEX = "watched-alarm"
 _BUSY = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
 
 
@@ -149,6 +152,39 @@ class Store:
                 return False
             self._raise(exc)
         return True
+
+    # alarm watches -----------------------------------------------------------------------
+    def watch(self, cutover_id: str, alarms: Sequence[str], execution_arn: str | None) -> None:
+        at = iso(now())
+        for alarm in alarms:
+            self._put({"pk": f"CUTOVER#{cutover_id}", "sk": f"WATCH#{alarm}", "watched_alarm": alarm,
+                       "cutover_id": cutover_id, "execution_arn": execution_arn, "since": at})
+
+    def unwatch(self, cutover_id: str, alarms: Sequence[str]) -> None:
+        for alarm in alarms:
+            try:
+                self.api.delete_item(TableName=self.table_name, Key=_item({"pk": f"CUTOVER#{cutover_id}", "sk": f"WATCH#{alarm}"}))
+            except ClientError as exc:
+                self._raise(exc)
+
+    def watchers(self, alarm: str) -> list[dict[str, Any]]:
+        """The live cutovers watching ``alarm``: one query on the index, no scan."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": ALARM_INDEX,
+            "KeyConditionExpression": "watched_alarm = :a",
+            "ExpressionAttributeValues": {":a": {"S": alarm}},
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            try:
+                page = self.api.query(**kwargs)
+            except ClientError as exc:
+                self._raise(exc)
+            found.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ledger ------------------------------------------------------------------------------
     def record(self, cutover_id: str, event: str, actor: str, **evidence: Any) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""Reactions from outside the state machine: the alarm listener and the safety net.
+
+Both end in ``steps.rollback``, the one idempotent rollback every path converges on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import records as rr
+from .clock import iso, now, parse_iso
+from .errors import CutoverError
+from .observability import logger
+from .plan import normalize_name
+from .steps import Deps, notify, rollback
+
+ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+class EventInvalid(CutoverError):
+    """The event is not of the shape EventBridge delivers for this rule."""
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    alarm: str
+    state: str
+    previous: str
+    reason: str
+    changed_at: str  # ISO 8601
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> AlarmChange:
+        try:
+            if event["detail-type"] != "CloudWatch Alarm State Change":
+                raise EventInvalid(f"not an alarm state change: {event['detail-type']}")
+            detail = event["detail"]
+            state = detail["state"]
+            changed = state.get("timestamp") or event["time"]
+            return cls(
+                alarm=detail["alarmName"],
+                state=state["value"],
+                previous=detail.get("previousState", {}).get("value", ""),
+                reason=state.get("reason", ""),
+                changed_at=iso(parse_iso(changed.replace("+0000", "+00:00"))),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EventInvalid(f"not a CloudWatch Alarm State Change event: missing or bad {exc}") from exc
+
+
+def on_alarm(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """An alarm changed state: every live cutover watching it records it, and rolls back on ALARM.
+
+    Harmless when repeated or late: the rollback is idempotent, a change older than the watch
+    is ignored, and an alarm no live cutover watches costs one index query.
+    """
+    assert deps.store is not None
+    change = AlarmChange.from_event(event)
+    watchers = deps.store.watchers(change.alarm)
+    acted = []
+    for watch in watchers:
+        cutover_id = watch["cutover_id"]
+        if change.changed_at < watch["since"]:
+            deps.store.record(cutover_id, "alarm_state_ignored", "alarm-listener", alarm=change.alarm,
+                              state=change.state, changed_at=change.changed_at, why="older than the cutover's watch")
+            continue
+        received = now()
+        deps.store.record(cutover_id, "alarm_state", "alarm-listener", alarm=change.alarm, state=change.state,
+                          previous=change.previous, alarm_reason=change.reason, changed_at=change.changed_at)
+        if change.state != "ALARM":
+            continue
+        reason = f"AlarmBreached: alarm {change.alarm} went to ALARM: {change.reason}"
+        state = rollback(cutover_id, reason, "alarm-listener", deps, alarm=change.alarm, changed_at=change.changed_at,
+                         reaction_seconds=round((received - parse_iso(change.changed_at)).total_seconds(), 3))
+        stopped = False
+        if watch.get("execution_arn"):
+            stopped = deps.stepfunctions.stop(watch["execution_arn"], "AlarmBreached",
+                                              f"alarm {change.alarm} went to ALARM; rolled back to Heroku: {change.reason}")
+        deps.store.record(cutover_id, "execution_stopped" if stopped else "execution_already_ended", "alarm-listener",
+                          execution_arn=watch.get("execution_arn"), change_id=state["change_id"])
+        acted.append(cutover_id)
+    logger.info("alarm event", extra={"alarm": change.alarm, "state": change.state, "watchers": len(watchers), "acted": acted})
+    return {"alarm": change.alarm, "state": change.state, "watchers": len(watchers), "rolled_back": acted}
+
+
+def on_execution_ended(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """A cutover's execution ended FAILED, TIMED_OUT or ABORTED: make sure traffic is on Heroku.
+
+    A no-op (but for the ledger) when the rollback already happened: the live records are read
+    (the one place a fresh read is right: nothing is swapped on it) and left alone when every
+    pair already sends nothing to AWS.
+    """
+    assert deps.store is not None
+    try:
+        detail = event["detail"]
+        status, cutover_id = detail["status"], detail["name"]
+    except (KeyError, TypeError) as exc:
+        raise EventInvalid(f"not a Step Functions Execution Status Change event: missing {exc}") from exc
+    if status not in ENDED_BADLY:
+        return {"cutover": cutover_id, "acted": False, "why": f"execution {status}"}
+    why = f"execution {status}" + (f": {detail['error']}" if detail.get("error") else "") + (
+        f": {detail['cause']}" if detail.get("cause") else "")
+    saved = deps.store.state(cutover_id)
+    if saved is None:
+        # Preflight never saved a state: nothing was converted. Release what it may hold.
+        names = _names_in(detail.get("input"))
+        released = deps.store.release(names, cutover_id) if names else []
+        return {"cutover": cutover_id, "acted": bool(released), "released": released, "why": why}
+    live = deps.route53.records_of(saved["zone_id"], [p["name"] for p in saved["pairs"]])
+    on_heroku = all(
+        {r.get("SetIdentifier"): r.get("Weight") for r in records}.get(rr.AWS_ID) == 0
+        for records in live.values()
+    )
+    if saved.get("status") == "ROLLED_BACK" and on_heroku:
+        deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
+        released = deps.store.release([p["name"] for p in saved["pairs"]], cutover_id)
+        deps.store.record(cutover_id, "safety_net_checked", "safety-net", execution_status=status, why=why,
+                          released=released)
+        return {"cutover": cutover_id, "acted": False, "why": "already rolled back"}
+    state = rollback(cutover_id, f"safety net: {why}", "safety-net", deps, execution_status=status)
+    notify(deps, state, "safety_net_acted", reason=why, execution_status=status, change_id=state["change_id"])
+    return {"cutover": cutover_id, "acted": True, "why": why, "change_id": state["change_id"]}
+
+
+def _names_in(raw_input: Any) -> list[str]:
+    """Record names from an execution's input (the plan), best effort: used only to free locks."""
+    try:
+        plan = json.loads(raw_input) if isinstance(raw_input, str) else raw_input
+        items = plan.get("records", []) if isinstance(plan, dict) else []
+    except ValueError:
+        return []
+    names = [i if isinstance(i, str) else i.get("name") for i in items if isinstance(i, str | dict)]
+    return [normalize_name(n) for n in names if isinstance(n, str)]

@@ -1,0 +1,111 @@
+"""Alarm-driven rollback and the safety net, end to end on the local engine."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from cutover import records as rr
+from cutover.adapters.store import Store
+from cutover_local.engine import ACCOUNT, REGION
+from cutover_local.eventbridge import alarm_state_change
+from cutover_local.rehearsal import rehearse
+from cutover_local.scenarios import Scenario
+from cutover_local.traffic import Effect
+from tests.integration.test_state_machine import InjectedFault, at_virtual_second, weights
+from tests.support import ALARMS, NAME, plan
+
+
+def deliver_alarm(engine, alarm: str = ALARMS[0]) -> None:
+    """CloudWatch puts the alarm in ALARM and EventBridge delivers the state change."""
+    boto3.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx 9%")
+    described = boto3.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    engine.events.put(alarm_state_change(described, "OK", "ALARM", "5xx 9%", engine.clock.now(), ACCOUNT, REGION))
+
+
+def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_alarm_evaluation():
+    scenario = Scenario("breach-at-3m", "", traffic=(Effect("aws", stage=1, after=180, error_rate=0.2),))
+    result, timeline = rehearse(scenario, say=lambda line: None)
+    assert result["status"] == "ROLLED_BACK"
+    fault_at = timeline.stage_started[1] + 180
+    alarm_at = next(t for t, name, state in timeline.alarm_changes if state == "ALARM")
+    # the alarm needs 2 of 3 one-minute datapoints; the rollback is submitted when it fires
+    assert fault_at < alarm_at <= fault_at + 3 * 60
+    assert timeline.rollback_submitted_at == alarm_at
+    assert timeline.rollback_submitted_at < timeline.stage_started[1] + 600, "not at the end of the bake"
+    assert result["rollback"]["seconds_breach_to_insync"] <= 30
+    assert result["stages_completed"] == 0
+
+
+def test_an_execution_stopped_from_outside_ends_on_heroku_through_the_safety_net(engine):
+    def stop():
+        arn = boto3.client("stepfunctions").list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"][0]["executionArn"]
+        boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped from the console")
+
+    at_virtual_second(engine, 3900, stop)  # during the first bake, at AWS 10%
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="stopped")
+    assert described["status"] == "ABORTED"
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    store = Store(engine.stack.table_name)
+    assert store.lock_holder(NAME) is None
+    rolled = [e for e in store.ledger("stopped") if e["event"] == "rolled_back"]
+    assert [e["actor"] for e in rolled] == ["safety-net"] and "ABORTED" in rolled[0]["reason"]
+
+
+def test_a_failed_execution_ends_on_heroku_through_the_safety_net(engine):
+    def broken(event):
+        raise InjectedFault("rollback function broken")
+
+    engine.faults["RollbackFunction"] = broken
+    at_virtual_second(engine, 3800, lambda: boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="failed")
+    assert (described["status"], described["error"]) == ("FAILED", "RollbackFailed")
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    rolled = [e for e in Store(engine.stack.table_name).ledger("failed") if e["event"] == "rolled_back"]
+    assert [e["actor"] for e in rolled] == ["safety-net"]
+
+
+def test_an_alarm_during_a_bake_stops_the_execution_naming_the_alarm(engine):
+    at_virtual_second(engine, 3900, lambda: deliver_alarm(engine))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="listened")
+    assert described["status"] == "ABORTED"
+    assert engine.clock.elapsed < 3700 + 600, "the bake did not run to its end"
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    events = [e["event"] for e in Store(engine.stack.table_name).ledger("listened")]
+    assert "rolled_back" in events and "execution_stopped" in events and "safety_net_checked" in events
+
+
+def test_abort_wins_over_a_shift_already_under_way(engine):
+    """The listener rolls back after the second Shift has started but before its swap."""
+    fired = []
+
+    def alarm_mid_shift(event):
+        if event["cutover"]["stage_index"] == 1 and not fired:
+            fired.append(True)
+            deliver_alarm(engine)
+
+    engine.faults["ShiftFunction"] = alarm_mid_shift
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="interleaved")
+    assert fired
+    assert described["status"] in ("ABORTED", "FAILED")
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    failed_shifts = [i for i in engine.invocations if i.function == "ShiftFunction" and i.error]
+    assert [i.error for i in failed_shifts] == ["StaleRecords"]
+
+
+@pytest.mark.parametrize("function", ["AlarmListenerFunction", "SafetyNetFunction"])
+def test_the_listener_and_the_safety_net_call_only_what_their_policies_allow(engine, function):
+    from tests.integration.test_state_machine import IAM_ACTION_OF_CALL, _allowed_actions
+    from tests.support import template
+
+    if function == "AlarmListenerFunction":
+        at_virtual_second(engine, 3900, lambda: deliver_alarm(engine))
+    else:
+        at_virtual_second(engine, 3900, lambda: boto3.client("stepfunctions").stop_execution(
+            executionArn=boto3.client("stepfunctions").list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"][0]["executionArn"]))
+    engine.run(plan(hosted_zone_id=engine.zone_id), name=f"iam-{function}")
+    calls = engine.api_calls.get(function)
+    assert calls, f"{function} made no call"
+    missing = {IAM_ACTION_OF_CALL.get(c, c) for c in calls} - _allowed_actions(template(), function)
+    assert not missing
