@@ -51,10 +51,12 @@ def zone_of(name: str) -> str:
 
 
 def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value: int = DEFAULT_SEED,
-             say: Printer = print) -> tuple[dict[str, Any], Timeline]:
+             say: Printer = print, alarm_listener: bool = True) -> tuple[dict[str, Any], Timeline]:
     """Run ``scenario`` (with ``plan`` instead of its own, if given); return the result and timeline.
 
-    The plan is validated before anything is created: ``PlanInvalid`` propagates unchanged.
+    ``alarm_listener=False`` leaves alarm events undelivered to the listener, so breaches are
+    acted on only between stages (for comparison). The plan is validated before anything is
+    created: ``PlanInvalid`` propagates unchanged.
     """
     raw = copy.deepcopy(plan if plan is not None else scenario.plan)
     parsed = parse_plan(raw)  # refuse a bad plan before any world exists
@@ -78,6 +80,8 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER)
         engine.route53.calls.clear()
         engine.deploy({"HostedZoneIds": zone_id, "RecordNames": ",".join(parsed.names)})
+        if not alarm_listener and engine.events:
+            engine.events.rules = [r for r in engine.events.rules if not r.name.startswith("AlarmListenerFunction.")]
         _inject_faults(engine, scenario)
         _throttle(engine, scenario.throttle_route53)
 

@@ -1,0 +1,137 @@
+"""Benchmark: alarm-driven rollback.
+
+    .venv/bin/python bench/reaction.py [--runs 200]
+
+(a) Reaction time: from an ALARM event reaching the alarm listener's handler to the rollback
+    change being submitted to Route 53, warm, in-process on the local engine (moto), over many
+    live cutovers. Median and p99.
+(b) Exposure after a breach early in a 10-minute bake (errors start 60 s into the 10% stage):
+    the AWS weight in percent that DNS serves, times the seconds from the breach until the
+    rollback is INSYNC, with the alarm listener and with between-stage checks only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+import logging  # noqa: E402
+import warnings  # noqa: E402
+
+import boto3  # noqa: E402
+
+from cutover import steps  # noqa: E402
+from cutover.handler import deps  # noqa: E402
+from cutover.observability import metrics  # noqa: E402
+from cutover_local import seed  # noqa: E402
+from cutover_local.engine import ACCOUNT, REGION, Engine  # noqa: E402
+from cutover_local.eventbridge import alarm_state_change  # noqa: E402
+from cutover_local.rehearsal import rehearse  # noqa: E402
+from cutover_local.scenarios import DEFAULT_PLAN, Scenario  # noqa: E402
+from cutover_local.traffic import Effect  # noqa: E402
+
+warnings.filterwarnings("ignore")
+logging.getLogger("moto").setLevel(logging.CRITICAL)
+NAME, ZONE, HEROKU = "www.shop.example.com", "shop.example.com", "tranquil-reef-1234.herokudns.com"
+
+
+def reaction_times(runs: int, warmup: int = 5) -> list[float]:
+    times: list[float] = []
+    with Engine() as engine:
+        zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
+        seed.alarms(DEFAULT_PLAN["alarms"])
+        engine.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
+        listener = next(f for f in engine.stack.functions.values() if f.logical_id == "AlarmListenerFunction")
+        alarm = boto3.client("cloudwatch").describe_alarms(AlarmNames=[DEFAULT_PLAN["alarms"][0]])["MetricAlarms"][0]
+        submitted: list[float] = []
+        original_apply = engine.route53.apply
+
+        def timed_apply(backend, zoneid, change_list):
+            original_apply(backend, zoneid, change_list)
+            submitted.append(time.perf_counter())
+
+        engine.route53.apply = timed_apply
+        plan = dict(DEFAULT_PLAN, hosted_zone_id=zone_id)
+        for i in range(runs + warmup):
+            with _env(listener.environment):
+                deps.cache_clear()
+                d = deps()
+                state = steps.preflight(plan, f"bench-{i}", d, execution_arn=None)
+                state = steps.shift(steps.lower_ttl(state, d), d)
+            event = alarm_state_change(alarm, "OK", "ALARM", "bench", engine.clock.now(), ACCOUNT, REGION)
+            submitted.clear()
+            with _env(listener.environment):
+                started = time.perf_counter()
+                result = listener.module.lambda_handler(json.loads(json.dumps(event)), _Context())
+            assert result["rolled_back"] == [f"bench-{i}"], result
+            metrics.clear_metrics()  # steps called outside a handler: nothing to publish
+            if i >= warmup:
+                times.append(submitted[0] - started)
+    return times
+
+
+class _Context:
+    function_name = "AlarmListener"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:AlarmListener"
+    memory_limit_in_mb = 256
+    aws_request_id = "bench"
+
+
+class _env:
+    def __init__(self, variables):
+        self.variables = variables
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.variables}
+        os.environ.update(self.variables)
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def exposure(listener: bool, insync_after: int = 25) -> tuple[float, float]:
+    """(percent-seconds of AWS weight served from the breach to the rollback INSYNC, seconds)."""
+    scenario = Scenario("early-breach", "", traffic=(Effect("aws", stage=1, after=60, error_rate=0.2),), insync_after=insync_after)
+    result, timeline = rehearse(scenario, say=lambda line: None, alarm_listener=listener)
+    assert result["status"] == "ROLLED_BACK", result
+    breach = timeline.stage_started[1] + 60
+    end = timeline.rollback_insync_at
+    # DNS serves a written weight from the moment its change is INSYNC
+    served = [(t + insync_after, w) for t, w in timeline.weights]
+    total = 0.0
+    for (t, w), (t_next, _) in zip(served, served[1:] + [(end, 0)], strict=False):
+        lo, hi = max(t, breach), min(t_next, end)
+        if hi > lo:
+            total += w * (hi - lo)
+    return total, end - breach
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    times = sorted(reaction_times(args.runs))
+    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+    print(f"(a) reaction, ALARM event at the listener -> rollback change submitted, warm, in-process, n={len(times)}:")
+    print(f"    median {1000 * statistics.median(times):.1f} ms, p99 {1000 * p99:.1f} ms, max {1000 * times[-1]:.1f} ms")
+    with_listener, t_with = exposure(True)
+    between_stages, t_between = exposure(False)
+    print("(b) exposure after a breach 60 s into the 10-minute 10% stage (AWS weight % x seconds to rollback INSYNC):")
+    print(f"    with the alarm listener:     {with_listener:8.0f} %-s ({t_with:.0f} s)")
+    print(f"    between-stage checks only:   {between_stages:8.0f} %-s ({t_between:.0f} s)")
+    print(f"    ratio: {between_stages / with_listener:.1f}x lower with the listener")
+
+
+if __name__ == "__main__":
+    main()
