@@ -1,4 +1,6 @@
-"""``cutover``: rehearse a cutover offline. Operator commands (start, status, abort...) come later.
+"""``cutover``: rehearse a cutover offline, or dry-run a plan against the live zone.
+
+Operator commands (start, status, promote, abort, history) are not built yet.
 
 Exit codes: 0 succeeded, 3 rolled back, 2 invalid plan or scenario (nothing changed), 1 anything else.
 """
@@ -62,6 +64,72 @@ def rehearse(args: argparse.Namespace) -> int:
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
 
 
+def dry_run(args: argparse.Namespace) -> int:
+    """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
+    _quiet_functions(False)
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cutover.adapters.cloudwatch import CloudWatch
+    from cutover.adapters.route53 import Route53
+    from cutover.dryrun import dry_run as compute
+    from cutover.durations import format_duration
+    from cutover.errors import CutoverError, PlanInvalid
+    from cutover.plan import check_against_zone, load_plan_text, parse_plan
+    from cutover.records import to_route53
+
+    try:
+        plan = parse_plan(load_plan_text(Path(args.plan).read_text()))
+        route53 = Route53()
+        zone_name = route53.zone_name(plan.hosted_zone_id)
+        check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
+        result = compute(plan, route53.records_of(plan.hosted_zone_id, plan.names), args.insync)
+    except PlanInvalid as exc:
+        print("cutover plan: the plan is invalid, nothing would be changed:", file=sys.stderr)
+        for field, reason in exc.problems:
+            print(f"  {field}: {reason}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"cutover plan: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except CutoverError as exc:
+        print(f"cutover plan: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except (BotoCoreError, ClientError) as exc:
+        print(f"cutover plan: cannot read the zone or the alarms: {exc} "
+              "(check credentials and region, or pass --endpoint-url for a local endpoint)", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps({
+            **result,
+            "steps": [{"what": s.what, "earliest_at": s.earliest_at, "aws_percent": s.aws_percent,
+                       "changes": to_route53(s.changes)} for s in result["steps"]],
+            "rollback": to_route53(result["rollback"]),
+        }, indent=2))
+        return EXIT_OK
+    print(f"{plan.describe()} in zone {zone_name} ({plan.hosted_zone_id}); Route 53 changes assumed INSYNC in {args.insync}s")
+    for step in result["steps"]:
+        print(f"\n+{format_duration(step.earliest_at)}  {step.what}")
+        for change in step.changes:
+            r = change["ResourceRecordSet"]
+            weight = f" weight {r['Weight']}" if "Weight" in r else ""
+            ident = f" [{r['SetIdentifier']}]" if "SetIdentifier" in r else ""
+            print(f"    {change['Action']:6} {r['Name']} {r['Type']}{ident}{weight} TTL {r['TTL']} -> {r['ResourceRecords'][0]['Value']}")
+    print(f"\nearliest finish: +{format_duration(result['earliest_finish_seconds'])}")
+    worst = result["worst_case_exposure"]
+    print(f"worst case exposure with between-stage checks only: {worst['percent_seconds']} %-seconds "
+          f"(a breach right after the stage {worst['stage']} shift, caught at the end of its bake); "
+          "the alarm listener cuts it to the time the alarm takes to fire")
+    print("a rollback at any point sends:")
+    for change in result["rollback"]:
+        r = change["ResourceRecordSet"]
+        print(f"    {change['Action']:6} {r['Name']} {r['Type']} [{r['SetIdentifier']}] weight {r['Weight']} TTL {r['TTL']}")
+    return EXIT_OK
+
+
 def list_scenarios(args: argparse.Namespace) -> int:
     from cutover_local.scenarios import BUILT_IN
 
@@ -81,6 +149,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     r.set_defaults(func=rehearse)
+    p = commands.add_parser("plan", help="dry run: validate a plan against the live zone and show every batch it will send")
+    p.add_argument("plan", help="the plan file (YAML or JSON)")
+    p.add_argument("--insync", type=int, default=60, help="seconds a Route 53 change takes to be INSYNC (default 60)")
+    p.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
+    p.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
+    p.add_argument("--json", action="store_true", help="print the dry run as JSON")
+    p.set_defaults(func=dry_run)
     s = commands.add_parser("scenarios", help="list the built-in rehearsal scenarios")
     s.set_defaults(func=list_scenarios)
     return top

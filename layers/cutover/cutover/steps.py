@@ -22,6 +22,7 @@ from .adapters.stepfunctions import StepFunctions
 from .adapters.store import Store
 from .alarms import FAIL, PASS, WAIT, Transition, judge
 from .clock import iso, now, parse_iso
+from .dryrun import lowered_ttls, starting_pairs
 from .errors import (
     AlarmBreached,
     AlarmDataMissing,
@@ -41,8 +42,6 @@ MAX_CHANGE_POLLS = 120
 # With insufficient_data: wait, Evaluate is retried every DATA_WAIT_SECONDS (see the ASL) for
 # at most one more bake of the stage.
 DATA_WAIT_SECONDS = 60
-# What Heroku gives a custom domain to point at (the legacy SSL endpoint name included).
-HEROKU_DNS_SUFFIXES = (".herokudns.com", ".herokussl.com")
 
 STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
@@ -92,55 +91,6 @@ def notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> Non
     deps.notifier.send(topic, f"cutover {event}: {names}", {"cutover": state["id"], "event": event, **details})
 
 
-def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tuple[str, rr.Record | None, rr.Pair | None]:
-    """What the live records of ``name`` are: a simple CNAME to convert, or this tool's pair.
-
-    Raises ``RecordsNotReady`` naming the problem and the way out for anything else.
-    """
-    if not live:
-        raise RecordsNotReady(
-            f"{name} has no record in the zone: create it as a CNAME to your Heroku DNS target first"
-        )
-    ids = {r.get("SetIdentifier") for r in live}
-    if len(live) == 1 and live[0]["Type"] == "CNAME" and "Weight" not in live[0]:
-        target = live[0]["ResourceRecords"][0]["Value"]
-        if target.endswith(".herokuapp.com"):
-            raise RecordsNotReady(
-                f"{name} points at {target}, a *.herokuapp.com name that breaks Heroku's certificates: "
-                "add the domain to Heroku (heroku domains:add) and point the CNAME at its .herokudns.com target"
-            )
-        if spec_heroku and spec_heroku != target:
-            raise PlanInvalid(
-                [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
-            )
-        if not spec_heroku and not target.endswith(HEROKU_DNS_SUFFIXES):
-            raise RecordsNotReady(
-                f"{name} points at {target}, which is not a Heroku DNS target (*.herokudns.com): it may already "
-                "be on AWS. If it really is your Heroku target, name it in the plan as heroku.target"
-            )
-        return "simple", live[0], None
-    if ids == {rr.HEROKU_ID, rr.AWS_ID} and len(live) == 2 and all(r["Type"] == "CNAME" for r in live):
-        by_id = {r["SetIdentifier"]: r for r in live}
-        heroku, aws = by_id[rr.HEROKU_ID], by_id[rr.AWS_ID]
-        if aws["Weight"] != 0:
-            raise RecordsNotReady(
-                f"{name} already sends {aws['Weight']} weight to AWS: a cutover may be under way, or an "
-                "earlier one did not end; finish it or roll it back first"
-            )
-        target = heroku["ResourceRecords"][0]["Value"]
-        if spec_heroku and spec_heroku != target:
-            raise PlanInvalid(
-                [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
-            )
-        pair = rr.Pair(name, target, aws["ResourceRecords"][0]["Value"], heroku["TTL"], heroku["Weight"], 0)
-        return "pair", None, pair
-    kinds = ", ".join(sorted(f"{r['Type']}{' weighted ' + str(r.get('SetIdentifier')) if 'Weight' in r else ''}" for r in live))
-    raise RecordsNotReady(
-        f"{name} has records this tool does not cut over ({kinds}): it needs one simple CNAME to the Heroku "
-        "DNS target (an A or alias record at this name means the traffic is not on Heroku by DNS)"
-    )
-
-
 def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution",
               execution_arn: str | None = None) -> dict[str, Any]:
     """Validate, lock, snapshot and convert to the weighted pair at Heroku 100 / AWS 0."""
@@ -157,21 +107,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     earlier = deps.store.state(cutover_id)  # a retried preflight keeps the first snapshot
     live = deps.route53.records_of(plan.hosted_zone_id, plan.names)
 
-    changes: list[rr.Change] = []
-    pairs: list[rr.Pair] = []
-    for spec in plan.records:
-        kind, original, existing = _classify(spec.name, live[spec.name], spec.heroku_target)
-        if kind == "simple":
-            assert original is not None
-            target = original["ResourceRecords"][0]["Value"]
-            pair = rr.Pair(spec.name, target, spec.aws_target, original["TTL"], 100, 0)
-            changes += rr.convert_changes(original, pair)
-        else:
-            assert existing is not None
-            pair = rr.Pair(spec.name, existing.heroku_target, spec.aws_target, existing.ttl, 100, 0)
-            if pair != existing:
-                changes += rr.swap_changes([existing], [pair])
-        pairs.append(pair)
+    changes, pairs = starting_pairs(plan, live)
 
     snapshot = earlier["snapshot"] if earlier else {name: live[name] for name in plan.names}
     original_ttls = earlier["original_ttls"] if earlier else {p.name: p.ttl for p in pairs}
@@ -224,7 +160,7 @@ def lower_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> di
     """Lower the TTL of every pair to the plan's ``ttl.during`` (compare-and-swap)."""
     plan = _plan(state)
     pairs = _pairs(state)
-    targets = {p.name: min(p.ttl, plan.ttl_during) for p in pairs}
+    targets = lowered_ttls(pairs, plan)
     changes, new = rr.ttl_changes(pairs, targets)
     state = dict(state, after_change="lowered", change_polls=0)
     # After lowering, wait the old TTL: until then resolvers may hold answers with it.

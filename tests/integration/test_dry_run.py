@@ -1,0 +1,59 @@
+"""``cutover plan``: the dry run shows exactly the batches the state machine sends."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import yaml
+
+from cutover.adapters.route53 import Route53
+from cutover.dryrun import dry_run
+from cutover.plan import parse_plan
+from cutover.records import to_route53
+from cutover_cli.main import main
+from tests.support import NAME, ZONE, plan
+
+
+def write(tmp_path, raw) -> str:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_the_dry_run_lists_every_batch_with_its_earliest_time(world, tmp_path, capsys):
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id)), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["what"].split(":")[0] for s in result["steps"]] == [
+        "convert to weighted pair Heroku 100 / AWS 0", "lower TTL to 60s", "stage 1", "stage 2", "stage 3", "restore the original TTL"]
+    assert [s["earliest_at"] for s in result["steps"]] == [0, 60, 3720, 4380, 5640, 7500]
+    assert result["earliest_finish_seconds"] == 7560
+    assert result["worst_case_exposure"] == {"percent_seconds": 100 * (1800 + 60), "stage": 3}
+    assert [c["Action"] for c in result["rollback"]] == ["UPSERT", "UPSERT"]
+    assert world.route53.calls.get("ChangeResourceRecordSets", 0) == 0, "a dry run changes nothing"
+
+
+def test_the_dry_run_prints_a_readable_plan(world, tmp_path, capsys):
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id))]) == 0
+    out = capsys.readouterr().out
+    assert "DELETE www.shop.example.com CNAME TTL 3600 -> tranquil-reef-1234.herokudns.com" in out
+    assert "CREATE www.shop.example.com CNAME [cutover-aws] weight 10 TTL 60 -> shop-alb" in out
+    assert "earliest finish: +2h6m" in out
+
+
+def test_the_dry_run_refuses_an_invalid_plan_or_the_apex(world, tmp_path, capsys):
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id, stages=[{"weight": 50, "bake": "1m"}]))]) == 2
+    assert "stages[0].weight" in capsys.readouterr().err
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id, records=[ZONE]))]) == 2
+    assert "zone apex" in capsys.readouterr().err
+
+
+def test_the_dry_run_matches_the_batches_the_state_machine_sends(engine):
+    raw = plan(hosted_zone_id=engine.zone_id)
+    live = Route53().records_of(engine.zone_id, [NAME])
+    expected = [to_route53(step.changes) for step in dry_run(parse_plan(raw), live, 25)["steps"]]
+    described = engine.run(raw, name="compared")
+    assert described["status"] == "SUCCEEDED"
+    sent = [batch for _, batch in engine.route53.changes.values()]
+    assert sent == expected
+    assert boto3.client("route53").get_hosted_zone(Id=engine.zone_id)["HostedZone"]["Name"] == ZONE + "."
