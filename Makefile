@@ -29,7 +29,7 @@ rehearse: $(STAMP)
 	$(BIN)/cutover rehearse --scenario $(or $(SCENARIO),healthy)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -34,7 +34,7 @@ def rehearsal(scenario: str) -> tuple[float, dict]:
 
 def suite() -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the suite failed: {done.stdout[-2000:]}")
@@ -64,7 +64,7 @@ def main() -> None:
     print(f"  rehearsal wall time (run alone):      {describe(runs)}")
     print(f"  virtual-to-wall ratio:                median {statistics.median(ratios):.0f}x")
     if args.suite_runs:
-        print(f"test suite wall time (pytest):          {describe([suite() for _ in range(args.suite_runs)])}")
+        print(f"test suite wall time (pytest -n 2):     {describe([suite() for _ in range(args.suite_runs)])}")
 
 
 if __name__ == "__main__":

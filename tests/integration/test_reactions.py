@@ -10,9 +10,9 @@ import pytest
 
 from cutover import records as rr
 from cutover.clock import iso
-from cutover.errors import AlarmBreached, StaleRecords
+from cutover.errors import AlarmBreached, EventInvalid, StaleRecords
 from cutover.handler import deps
-from cutover.reactions import AlarmChange, EventInvalid
+from cutover.reactions import AlarmChange
 from tests.integration.driver import start, step, to_stage
 from tests.support import ALARMS, NAME, ROOT
 
@@ -166,3 +166,13 @@ def test_the_safety_net_ignores_a_succeeded_execution(world):
     start(world)
     assert world.invoke("SafetyNet", ended_event("exec-1", "SUCCEEDED"))["acted"] is False
     assert world.weights() == {rr.HEROKU_ID: 100, rr.AWS_ID: 0}
+
+
+def test_a_notification_that_cannot_be_sent_does_not_stop_a_rollback(world, monkeypatch):
+    state = to_stage(world, 1)
+    monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    deps.cache_clear()
+    rolled = world.invoke("Rollback", {"cutover": state, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
+    assert rolled["status"] == "ROLLED_BACK"
+    assert world.weights() == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    assert world.lock_holder() is None

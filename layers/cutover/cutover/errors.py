@@ -66,3 +66,11 @@ class AlarmDataMissing(CutoverError):
 
 class AlarmNotFound(CutoverError):
     """An alarm named by the plan does not exist."""
+
+
+class InputInvalid(CutoverError):
+    """The event is not what the state machine passes to this function."""
+
+
+class EventInvalid(CutoverError):
+    """The event is not of the shape EventBridge delivers for the function's rule."""

@@ -6,16 +6,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from .errors import CutoverError
+from .errors import InputInvalid
 from .observability import logger, metrics, tracer
 from .settings import Settings
 from .steps import Deps
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-class InputInvalid(CutoverError):
-    """The event is not what the state machine passes to this function."""
 
 
 @cache

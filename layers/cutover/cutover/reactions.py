@@ -11,16 +11,12 @@ from typing import Any
 
 from . import records as rr
 from .clock import iso, now, parse_iso
-from .errors import CutoverError
+from .errors import EventInvalid
 from .observability import logger
 from .plan import normalize_name
 from .steps import Deps, notify, rollback
 
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
-
-
-class EventInvalid(CutoverError):
-    """The event is not of the shape EventBridge delivers for this rule."""
 
 
 @dataclass(frozen=True)

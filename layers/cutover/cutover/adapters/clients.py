@@ -29,3 +29,16 @@ def reset() -> None:
 def error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+class Adapter:
+    """An AWS service behind a narrow interface; ``api`` is a boto3 client (a fake in tests)."""
+
+    service = ""
+
+    def __init__(self, api: Any = None):
+        self._api = api
+
+    @property
+    def api(self) -> Any:
+        return self._api or client(self.service)

@@ -9,16 +9,11 @@ from typing import Any
 
 from ..alarms import AlarmState, Transition
 from ..clock import iso
-from .clients import client
+from .clients import Adapter
 
 
-class CloudWatch:
-    def __init__(self, api: Any = None):
-        self._api = api
-
-    @property
-    def api(self) -> Any:
-        return self._api or client("cloudwatch")
+class CloudWatch(Adapter):
+    service = "cloudwatch"
 
     def states(self, names: Sequence[str]) -> list[AlarmState]:
         """Current states of the named alarms; a name that does not exist is simply absent."""

@@ -9,18 +9,13 @@ from botocore.exceptions import ClientError
 
 from ..errors import InvalidChangeBatch, Route53Busy
 from ..records import Change, Record, bare, from_route53, to_route53
-from .clients import client, error_code
+from .clients import Adapter, error_code
 
 _BUSY = {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"}
 
 
-class Route53:
-    def __init__(self, api: Any = None):
-        self._api = api
-
-    @property
-    def api(self) -> Any:
-        return self._api or client("route53")
+class Route53(Adapter):
+    service = "route53"
 
     def zone_name(self, zone_id: str) -> str:
         try:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
-from .clients import client, error_code
+from .clients import Adapter, error_code
 
 
-class StepFunctions:
-    def __init__(self, api: Any = None):
-        self._api = api
-
-    @property
-    def api(self) -> Any:
-        return self._api or client("stepfunctions")
+class StepFunctions(Adapter):
+    service = "stepfunctions"
 
     def stop(self, execution_arn: str, error: str, cause: str) -> bool:
         """Stop a running execution; False when it had already ended or does not exist."""

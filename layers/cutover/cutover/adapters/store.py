@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..clock import iso, now
 from ..errors import LockHeld, StoreBusy
-from .clients import client, error_code
+from .clients import Adapter, error_code
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -57,14 +57,12 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _from_ddb(_de.deserialize(v)) for k, v in item.items()}
 
 
-class Store:
-    def __init__(self, table_name: str, api: Any = None):
-        self.table_name = table_name
-        self._api = api
+class Store(Adapter):
+    service = "dynamodb"
 
-    @property
-    def api(self) -> Any:
-        return self._api or client("dynamodb")
+    def __init__(self, table_name: str, api: Any = None):
+        super().__init__(api)
+        self.table_name = table_name
 
     # locks -------------------------------------------------------------------------------
     def acquire(self, names: Sequence[str], cutover_id: str) -> None:
