@@ -8,4 +8,4 @@ from cutover.handler import deps, observed, state_of
 
 @observed("cutover.id")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.evaluate(state_of(event), deps())
+    return steps.evaluate(state_of(event), deps(), recheck=event.get("recheck") is True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _datetime
 import heapq
 import itertools
 import threading
@@ -95,3 +96,20 @@ class VirtualThreading:
 
     def __getattr__(self, name: str) -> object:
         return getattr(threading, name)
+
+
+class VirtualDatetimeModule:
+    """Stands in for the ``datetime`` module where moto computes a Wait Timestamp's delay:
+    ``datetime.datetime.now()`` is the virtual clock's now (naive UTC, as moto compares it)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        class _Datetime(_datetime.datetime):
+            @classmethod
+            def now(cls, tz: _datetime.tzinfo | None = None) -> _datetime.datetime:  # type: ignore[override]
+                moment = clock.now()
+                return moment.astimezone(tz) if tz else moment.astimezone(UTC).replace(tzinfo=None)
+
+        self.datetime = _Datetime
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(_datetime, name)

@@ -37,6 +37,7 @@ from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as wait_timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
 from cutover import clock as domain_clock
@@ -45,7 +46,7 @@ from cutover.handler import deps
 
 from . import patch_points
 from .alarm_history import AlarmHistory
-from .clock import VirtualClock, VirtualThreading
+from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
 from .eventbridge import EventBus, execution_status_change, rules_from_template
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
@@ -141,6 +142,7 @@ class Engine:
                     lambda _self, env, wait_seconds: self.clock.advance(wait_seconds, lambda: not env.is_running()))
         self._patch(retrier_decl, "time", _VirtualTime(self.clock))
         self._patch(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
+        self._patch(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
         return self
 
     def __exit__(self, *exc: object) -> None:

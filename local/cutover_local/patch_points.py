@@ -23,6 +23,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "WaitFunction._wait_interval", ("self", "env", "wait_seconds")),
     ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time.sleep", ()),
     ("botocore.endpoint", "time.sleep", ()),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp", "datetime.datetime.now", ()),
     ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", "threading.Event", ()),
     ("moto.stepfunctions.parser.asl.component.state.exec.execute_state",
      "ExecutionState._evaluate_with_timeout", ("self", "env")),

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cutover import errors
+from cutover.steps import STATE_FIELDS
 from tests.support import ASL_PATH, asl, template
 
 LAMBDA_SERVICE_ERRORS = {
@@ -64,7 +65,7 @@ def test_every_lambda_task_retries_the_lambda_service_errors_and_the_transient_e
     retried = {e for r in TASKS[name].get("Retry", []) for e in r["ErrorEquals"]}
     assert LAMBDA_SERVICE_ERRORS <= retried
     assert retried >= TRANSIENT, f"{name} does not retry {TRANSIENT - retried}"
-    assert TASKS[name]["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert TASKS[name]["Resource"] in ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
 
 
 @pytest.mark.parametrize("name", sorted(n for n in TASKS if n not in ROLLBACK_PATH and n != "Preflight"))
@@ -103,8 +104,6 @@ def test_error_names_matched_are_real_error_classes():
 
 
 def test_choice_states_read_fields_the_steps_return():
-    from cutover.steps import STATE_FIELDS
-
     rules = [c for s in STATES.values() for c in s.get("Choices", [])]
     rules += [inner for c in rules for inner in c.get("And", [])]
     paths = {c["Variable"] for c in rules if "Variable" in c}
@@ -133,3 +132,12 @@ def test_no_arn_or_account_is_hard_coded():
 def test_waits_come_from_the_plan():
     assert STATES["Bake"]["SecondsPath"] == "$.cutover.bake_seconds"
     assert STATES["WaitOldTtl"]["SecondsPath"] == "$.cutover.wait_seconds"
+    assert STATES["WaitForPromotionTime"]["TimestampPath"] == "$.cutover.promote_at"
+
+
+def test_every_promotion_passes_an_alarm_recheck_first():
+    for gate in ("HoldForPromotion", "WaitForPromotionTime"):
+        assert STATES[gate]["Next"] == "RecheckAlarms"
+    assert STATES["RecheckAlarms"]["Parameters"]["Payload"]["recheck"] is True
+    assert {c["Next"] for c in STATES["Gate"]["Choices"]} == {"HoldForPromotion", "WaitForPromotionTime"}
+    assert STATES["HoldForPromotion"]["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"

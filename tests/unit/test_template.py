@@ -13,6 +13,9 @@ RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 # CloudWatch Logs' log-delivery actions have no resource-level permissions; AWS documents "*".
 NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"}
+# Task-token callbacks have no resource-level permissions either; only the operator functions answer them.
+TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
+              "AlarmListenerFunction": {"states:SendTaskFailure"}}
 LOG_DELIVERY = {
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
@@ -56,6 +59,7 @@ def test_no_mutating_action_is_granted_on_every_resource():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement.get("Resource") == "*":
             allowed = NO_RESOURCE_LEVEL | (LOG_DELIVERY if owner == "CutoverStateMachine" else set())
+            allowed |= TASK_TOKEN.get(owner, set())
             assert set(actions) <= allowed, f"{owner}: {set(actions) - allowed} on '*'"
 
 
@@ -75,7 +79,7 @@ def test_only_the_rollback_paths_may_upsert():
         if "UPSERT" in condition.get("route53:ChangeResourceRecordSetsActions", []):
             assert owner == "RollbackRecordsPolicy"
     users = {n for n, f in FUNCTIONS.items() if {"Ref": "RollbackRecordsPolicy"} in f["Properties"]["Policies"]}
-    assert users == {"RollbackFunction", "AlarmListenerFunction", "SafetyNetFunction"}
+    assert users == {"RollbackFunction", "AlarmListenerFunction", "SafetyNetFunction", "AbortFunction"}
 
 
 def test_the_listener_may_stop_only_this_state_machines_executions():

@@ -74,3 +74,11 @@ class InputInvalid(CutoverError):
 
 class EventInvalid(CutoverError):
     """The event is not of the shape EventBridge delivers for the function's rule."""
+
+
+class NotWaiting(CutoverError):
+    """The cutover is not waiting for a promotion (none is pending, or it has ended)."""
+
+
+class CutoverNotFound(CutoverError):
+    """No cutover with that name is recorded."""

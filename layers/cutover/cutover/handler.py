@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,34 @@ def state_of(event: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(state, dict) or "id" not in state or "pairs" not in state:
         raise InputInvalid("expected {'cutover': {...}} with the state Preflight returned")
     return state
+
+
+def token_of(event: dict[str, Any]) -> str:
+    token = event.get("token") if isinstance(event, dict) else None
+    if not isinstance(token, str) or not token:
+        raise InputInvalid("expected the task token as 'token' ($$.Task.Token)")
+    return token
+
+
+@dataclass(frozen=True)
+class OperatorRequest:
+    cutover_id: str
+    actor: str
+    full: bool = False
+    reason: str = ""
+
+
+def operator_request(event: dict[str, Any], needs_reason: bool = False) -> OperatorRequest:
+    """``{"cutover_id": NAME, "actor": WHO, "full": bool, "reason": TEXT}`` from the CLI or console."""
+    if not isinstance(event, dict) or not isinstance(event.get("cutover_id"), str) or not event["cutover_id"]:
+        raise InputInvalid("expected {'cutover_id': NAME, 'actor': WHO, ...}: the execution name of the cutover")
+    reason = event.get("reason", "")
+    if needs_reason and (not isinstance(reason, str) or not reason.strip()):
+        raise InputInvalid("an abort needs a reason: it goes into the ledger and the notification")
+    full = event.get("full", False)
+    if not isinstance(full, bool):
+        raise InputInvalid("'full' is true or false")
+    return OperatorRequest(event["cutover_id"], str(event.get("actor") or "operator"), full, str(reason))
 
 
 def observed(correlation_id_path: str) -> Callable[[Handler], Handler]:

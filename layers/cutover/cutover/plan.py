@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
+from .gates import Gate, parse_gate
 
 DEFAULT_STAGES = ((10, 600), (50, 1200), (100, 1800))
 DEFAULT_TTL_DURING = 60
@@ -49,6 +50,13 @@ class RecordSpec:
 class Stage:
     weight: int  # AWS share in percent
     bake: int  # seconds to watch the alarms at this weight
+    promote: Gate | None = None  # what the stage waits for before its shift
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"weight": self.weight, "bake": self.bake}
+        if self.promote:
+            out["promote"] = self.promote.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class Plan:
                 for r in self.records
             ],
             "ttl": {"during": self.ttl_during},
-            "stages": [asdict(s) for s in self.stages],
+            "stages": [s.to_dict() for s in self.stages],
             "alarms": list(self.alarms),
             "insufficient_data": self.insufficient_data,
         }
@@ -87,7 +95,10 @@ class Plan:
         return out
 
     def describe(self) -> str:
-        steps = ", ".join(f"{s.weight}% for {format_duration(s.bake)}" for s in self.stages)
+        steps = ", ".join(
+            f"{s.weight}% for {format_duration(s.bake)}" + (f" ({s.promote.kind} promotion)" if s.promote else "")
+            for s in self.stages
+        )
         return f"{', '.join(self.names)}: {steps}"
 
 
@@ -270,12 +281,9 @@ def _stages(problems: _Problems, raw: Any, ttl_during: int) -> tuple[Stage, ...]
         spec = problems.mapping(item, where, {"weight", "bake", "promote"})
         if spec is None:
             continue
-        if "promote" in spec:
-            problems.add(
-                f"{where}.promote",
-                "promotion gates are not available in this version; remove the field "
-                "(stages are promoted when their bake passes)",
-            )
+        gate, gate_problems = parse_gate(spec.get("promote"), f"{where}.promote")
+        for field_name, reason in gate_problems:
+            problems.add(field_name, reason)
         weight = spec.get("weight")
         if isinstance(weight, bool) or not isinstance(weight, int):
             problems.add(f"{where}.weight", f"must be a whole percent from 1 to 100, got {weight!r}")
@@ -306,7 +314,7 @@ def _stages(problems: _Problems, raw: Any, ttl_during: int) -> tuple[Stage, ...]
         if bake > BAKE_MAX:
             problems.add(f"{where}.bake", f"must be at most {format_duration(BAKE_MAX)}, got {bake}s")
             continue
-        out.append(Stage(weight=weight, bake=bake))
+        out.append(Stage(weight=weight, bake=bake, promote=gate))
     if out and previous != 100 and len(out) == len(raw):
         problems.add(f"stages[{len(raw) - 1}].weight", f"the last stage must be 100, got {previous}")
     return tuple(out)

@@ -70,10 +70,14 @@ def on_alarm(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         reason = f"AlarmBreached: alarm {change.alarm} went to ALARM: {change.reason}"
         state = rollback(cutover_id, reason, "alarm-listener", deps, alarm=change.alarm, changed_at=change.changed_at,
                          reaction_seconds=round((received - parse_iso(change.changed_at)).total_seconds(), 3))
+        cause = f"alarm {change.alarm} went to ALARM; rolled back to Heroku: {change.reason}"
         stopped = False
-        if watch.get("execution_arn"):
-            stopped = deps.stepfunctions.stop(watch["execution_arn"], "AlarmBreached",
-                                              f"alarm {change.alarm} went to ALARM; rolled back to Heroku: {change.reason}")
+        gate = deps.store.gate(cutover_id)
+        if gate is not None:  # a stage waiting for a promotion: refuse it (abort wins)
+            deps.store.release_gate(cutover_id)
+            stopped = deps.stepfunctions.send_failure(gate["token"], "AlarmBreached", cause)
+        elif watch.get("execution_arn"):
+            stopped = deps.stepfunctions.stop(watch["execution_arn"], "AlarmBreached", cause)
         deps.store.record(cutover_id, "execution_stopped" if stopped else "execution_already_ended", "alarm-listener",
                           execution_arn=watch.get("execution_arn"), change_id=state["change_id"])
         acted.append(cutover_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from . import records as rr
@@ -47,7 +48,7 @@ STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "is_last",
     "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
-    "verdict", "status", "execution_arn", "rollback_reason",
+    "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion",
 )
 
 
@@ -156,13 +157,25 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     return state
 
 
+def gate_fields(plan: Plan, index: int) -> dict[str, Any]:
+    """What the next stage waits for: ``gate`` (none, manual, scheduled) and ``promote_at``."""
+    if index >= len(plan.stages) or plan.stages[index].promote is None:
+        return {"gate": "none", "promote_at": None}
+    gate = plan.stages[index].promote
+    opens = gate.opens_at(now())
+    if opens is None:
+        return {"gate": "manual", "promote_at": None}
+    # Step Functions' Wait Timestamp takes whole seconds in UTC
+    return {"gate": "scheduled", "promote_at": opens.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def lower_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
     """Lower the TTL of every pair to the plan's ``ttl.during`` (compare-and-swap)."""
     plan = _plan(state)
     pairs = _pairs(state)
     targets = lowered_ttls(pairs, plan)
     changes, new = rr.ttl_changes(pairs, targets)
-    state = dict(state, after_change="lowered", change_polls=0)
+    state = dict(state, after_change="lowered", change_polls=0, promotion=None, **gate_fields(plan, 0))
     # After lowering, wait the old TTL: until then resolvers may hold answers with it.
     state["wait_seconds"] = max(state["original_ttls"].values())
     if new == pairs:
@@ -192,12 +205,17 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
     """Move to the next stage's weight: DELETE the pair as last written + CREATE the new one."""
     plan = _plan(state)
     index = state["stage_index"]
+    promotion = state.get("promotion") or {}
+    if promotion.get("full"):
+        index = len(plan.stages) - 1  # ``cutover promote --full``: straight to the last stage
     stage = plan.stages[index]
     before = _pairs(state)
     changes, after = rr.shift_changes(before, stage.weight)
     change_id = _swap(deps, state, changes, f"shift to AWS {stage.weight}%")
     state = dict(
         state,
+        stage_index=index,
+        promotion=None,
         pairs=[p.to_dict() for p in after],
         aws_percent=stage.weight,
         bake_seconds=stage.bake,
@@ -214,6 +232,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
     deps.store.record(
         state["id"], "shifted", actor, stage=index + 1, change_id=change_id,
         weights_before=_weights(before), weights_after=_weights(after),
+        **({"promoted_by": promotion.get("by"), "full": bool(promotion.get("full"))} if promotion else {}),
     )
     metrics.add_metric(name="WeightShift", unit="Count", value=1)
     notify(deps, state, "promoted", stage=index + 1, aws_percent=stage.weight, change_id=change_id)
@@ -233,11 +252,15 @@ def change_status(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     return dict(state, change_status=status, change_polls=polls)
 
 
-def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
-    """Judge the stage's alarms over the whole bake; raise ``AlarmBreached`` on a breach."""
+def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", recheck: bool = False) -> dict[str, Any]:
+    """Judge the stage's alarms over the whole bake; raise ``AlarmBreached`` on a breach.
+
+    ``recheck``: the check before a gated promotion, over everything since the last shift (or
+    the alarms' current states before the first); it does not move to the next stage.
+    """
     plan = _plan(state)
-    since = parse_iso(state["shifted_at"])
     until = now()
+    since = parse_iso(state["shifted_at"]) if state.get("shifted_at") else until
     # Transitions from CloudWatch's history, and those the alarm listener recorded in the ledger.
     seen = deps.cloudwatch.transitions_since(plan.alarms, since, until)
     seen += [
@@ -246,25 +269,28 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dic
         if e["event"] == "alarm_state" and since <= parse_iso(e["changed_at"]) <= until
     ]
     verdict = judge(plan.alarms, deps.cloudwatch.states(plan.alarms), seen, plan.insufficient_data)
-    stage = state["stage_index"] + 1
+    stage = state["stage_index"] + (0 if recheck else 1)
     deps.store.record(
-        state["id"], "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
+        state["id"], "rechecked" if recheck else "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
         outcome=verdict.outcome, reason=verdict.reason, alarms=list(verdict.evidence),
-        window={"from": state["shifted_at"], "to": iso(until)},
+        window={"from": iso(since), "to": iso(until)},
     )
     if verdict.outcome == FAIL:
         error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
         raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
     if verdict.outcome == WAIT:
         waits = state.get("data_waits", 0) + 1
-        if waits * DATA_WAIT_SECONDS > state["bake_seconds"]:
+        if waits * DATA_WAIT_SECONDS > state.get("bake_seconds", DATA_WAIT_SECONDS * 10):
             raise AlarmDataMissing(
                 f"stage {stage}: still no data after waiting {waits * DATA_WAIT_SECONDS}s "
                 f"beyond the bake: {verdict.reason}"
             )
         return dict(state, verdict=WAIT, data_waits=waits)
     assert verdict.outcome == PASS
-    return dict(state, verdict=PASS, stage_index=state["stage_index"] + 1)
+    if recheck:
+        return dict(state, verdict=PASS, data_waits=0)
+    following = state["stage_index"] + 1
+    return dict(state, verdict=PASS, stage_index=following, data_waits=0, **gate_fields(plan, following))
 
 
 def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:

@@ -1,10 +1,15 @@
-"""Step Functions: end a cutover's execution from outside it (the alarm listener)."""
+"""Step Functions: end a cutover's execution from outside it, or answer a waiting promotion gate."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .clients import Adapter, error_code
+
+_GONE = {"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"}
 
 
 class StepFunctions(Adapter):
@@ -19,6 +24,26 @@ class StepFunctions(Adapter):
             self.api.stop_execution(executionArn=execution_arn, error=error[:256], cause=cause[:32768])
         except ClientError as exc:
             if error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return False
+            raise
+        return True
+
+    def send_success(self, token: str, output: dict[str, Any]) -> bool:
+        """Let a task waiting for ``token`` go on; False when the task is no longer waiting."""
+        try:
+            self.api.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if error_code(exc) in _GONE:
+                return False
+            raise
+        return True
+
+    def send_failure(self, token: str, error: str, cause: str) -> bool:
+        """Fail a task waiting for ``token``; False when the task is no longer waiting."""
+        try:
+            self.api.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+        except ClientError as exc:
+            if error_code(exc) in _GONE:
                 return False
             raise
         return True

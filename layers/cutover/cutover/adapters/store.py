@@ -6,6 +6,7 @@ One table, keys ``pk``/``sk``:
 - ``CUTOVER#<id>`` / ``STATE``: plan, snapshot of the original records, what was last written.
 - ``CUTOVER#<id>`` / ``EVENT#<seq>``: one ledger entry per decision, never overwritten,
   numbered by the atomic counter ``CUTOVER#<id>`` / ``SEQ``.
+- ``CUTOVER#<id>`` / ``GATE``: the task token of a stage waiting for an operator's promotion.
 - ``CUTOVER#<id>`` / ``WATCH#<alarm>``: this live cutover watches that alarm. The sparse index
   ``ALARM_INDEX`` (key ``watched_alarm``) finds the live cutovers watching an alarm without a scan.
 """
@@ -150,6 +151,20 @@ class Store(Adapter):
                 return False
             self._raise(exc)
         return True
+
+    # promotion gate ----------------------------------------------------------------------
+    def hold(self, cutover_id: str, token: str, stage: int, kind: str) -> None:
+        self._put({"pk": f"CUTOVER#{cutover_id}", "sk": "GATE", "token": token, "stage": stage, "kind": kind,
+                   "since": iso(now())})
+
+    def gate(self, cutover_id: str) -> dict[str, Any] | None:
+        return self._get(f"CUTOVER#{cutover_id}", "GATE")
+
+    def release_gate(self, cutover_id: str) -> None:
+        try:
+            self.api.delete_item(TableName=self.table_name, Key=_item({"pk": f"CUTOVER#{cutover_id}", "sk": "GATE"}))
+        except ClientError as exc:
+            self._raise(exc)
 
     # alarm watches -----------------------------------------------------------------------
     def watch(self, cutover_id: str, alarms: Sequence[str], execution_arn: str | None) -> None:

@@ -1,0 +1,142 @@
+"""Promotion gates on the local engine: manual, at a time, inside a window; promote, abort, breach."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from cutover import records as rr
+from cutover.adapters.store import Store
+from cutover.clock import iso, parse_iso
+from tests.integration.test_alarm_rollback import deliver_alarm
+from tests.integration.test_state_machine import weights
+from tests.support import plan
+
+
+def gated(second: dict) -> dict:
+    return plan(stages=[{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m", **second}, {"weight": 100, "bake": "30m"}])
+
+
+def ledger(engine, name: str) -> list[dict]:
+    return Store(engine.stack.table_name).ledger(name)
+
+
+def wait_for(engine, name: str, event: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in ledger(engine, name) if e["event"] == event]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never recorded {event}")
+
+
+def operator(engine, function: str, **payload) -> dict:
+    """What `cutover promote` / `cutover abort` do: invoke the control plane's own function."""
+    name = engine.stack.outputs[f"{function}FunctionName"]
+    answer = boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps({"actor": "alice", **payload}))
+    return json.loads(answer["Payload"].read())
+
+
+def assert_calls_allowed_by_iam(engine) -> None:
+    from tests.integration.test_state_machine import IAM_ACTION_OF_CALL, _allowed_actions
+    from tests.support import template
+
+    spec = template()
+    for function, calls in engine.api_calls.items():
+        missing = {IAM_ACTION_OF_CALL.get(c, c) for c in calls} - _allowed_actions(spec, function)
+        assert not missing, f"{function} calls {missing} but its policy does not allow it"
+
+
+def shifts(engine, name: str) -> list[dict]:
+    return [e for e in ledger(engine, name) if e["event"] == "shifted"]
+
+
+def test_a_manual_gate_holds_until_promote(engine):
+    arn = engine.start(dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id), name="manual")
+    held = wait_for(engine, "manual", "waiting_for_promotion")
+    assert held["stage"] == 2
+    time.sleep(0.3)  # nothing moves while it waits
+    assert weights(engine) == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
+    assert boto3.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
+    assert operator(engine, "Promote", cutover_id="manual")["promoted"] is True
+    described = engine.wait(arn)
+    assert described["status"] == "SUCCEEDED"
+    events = [e["event"] for e in ledger(engine, "manual")]
+    assert events.index("promotion_approved") < events.index("rechecked") < len(events) - 1
+    assert shifts(engine, "manual")[1]["promoted_by"] == "alice"
+    assert {"HoldForPromotionFunction", "PromoteFunction"} <= set(engine.api_calls)
+    assert_calls_allowed_by_iam(engine)
+
+
+def test_promote_without_a_pending_gate_is_refused(engine):
+    engine.run(dict(plan(), hosted_zone_id=engine.zone_id), name="ungated")
+    answer = operator(engine, "Promote", cutover_id="ungated")
+    assert answer["errorType"] == "NotWaiting"
+
+
+def test_promote_full_goes_to_100_after_the_alarm_check(engine):
+    arn = engine.start(dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id), name="full")
+    wait_for(engine, "full", "waiting_for_promotion")
+    operator(engine, "Promote", cutover_id="full", full=True)
+    assert engine.wait(arn)["status"] == "SUCCEEDED"
+    assert [s["weights_after"]["www.shop.example.com"]["aws"] for s in shifts(engine, "full")] == [10, 100]
+    events = [e["event"] for e in ledger(engine, "full")]
+    assert events.index("rechecked") < max(i for i, e in enumerate(events) if e == "shifted")
+
+
+def test_a_scheduled_promotion_fires_at_its_time_and_not_before(engine):
+    at = engine.clock.start + timedelta(hours=3)
+    described = engine.run(dict(gated({"promote": {"at": iso(at)}}), hosted_zone_id=engine.zone_id), name="at")
+    assert described["status"] == "SUCCEEDED"
+    second = shifts(engine, "at")[1]
+    assert parse_iso(second["at"]) >= at
+    assert parse_iso(second["at"]) - at < timedelta(minutes=2)  # the recheck and the shift right after
+
+
+def test_a_promotion_outside_its_window_waits_for_the_window(engine):
+    # the engine's clock starts on Tuesday 2026-12-01 14:00 UTC (15:00 in Berlin), after the window
+    window = {"days": ["wed"], "start": "09:00", "end": "10:00", "timezone": "Europe/Berlin"}
+    described = engine.run(dict(gated({"promote": {"window": window}}), hosted_zone_id=engine.zone_id), name="window")
+    assert described["status"] == "SUCCEEDED"
+    second = parse_iso(shifts(engine, "window")[1]["at"])
+    opens = parse_iso("2026-12-02T08:00:00Z")
+    assert opens <= second < opens + timedelta(hours=1)
+
+
+def test_an_alarm_breach_while_waiting_rolls_back(engine):
+    arn = engine.start(dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id), name="breach-held")
+    wait_for(engine, "breach-held", "waiting_for_promotion")
+    deliver_alarm(engine)
+    described = engine.wait(arn)
+    assert described["status"] in ("FAILED", "ABORTED")
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    assert Store(engine.stack.table_name).gate("breach-held") is None
+    assert_calls_allowed_by_iam(engine)
+
+
+@pytest.mark.parametrize("then_promote", [False, True])
+def test_abort_while_a_promotion_is_pending_ends_on_heroku_and_wins(engine, then_promote):
+    name = f"abort-{then_promote}"
+    arn = engine.start(dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id), name=name)
+    wait_for(engine, name, "waiting_for_promotion")
+    aborted = operator(engine, "Abort", cutover_id=name, reason="checkout errors reported by support")
+    assert aborted["aborted"] is True and aborted["ended"] == "the pending promotion was refused"
+    if then_promote:  # a promotion that arrives after the abort changes nothing
+        assert operator(engine, "Promote", cutover_id=name)["errorType"] == "NotWaiting"
+    described = engine.wait(arn)
+    assert (described["status"], described["error"]) == ("FAILED", "CutoverRolledBack")
+    assert "OperatorAborted" in described["cause"]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    aborted_entry = next(e for e in ledger(engine, name) if e["event"] == "aborted")
+    assert aborted_entry["actor"] == "alice" and "support" in aborted_entry["reason"]
+    assert "AbortFunction" in engine.api_calls
+    assert_calls_allowed_by_iam(engine)
+
+
+def test_an_abort_needs_a_reason(engine):
+    assert operator(engine, "Abort", cutover_id="anything")["errorType"] == "InputInvalid"
