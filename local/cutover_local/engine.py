@@ -222,8 +222,9 @@ class Engine:
             stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(plan)
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Poll until the execution ends (real seconds, not virtual)."""
+    def wait(self, execution_arn: str, timeout: float = 60.0, on_poll: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Poll until the execution ends (real seconds, not virtual); ``on_poll`` runs between polls
+        on this thread (a rehearsal's operator acts there)."""
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -231,6 +232,8 @@ class Engine:
             if described["status"] != "RUNNING":
                 self._ended(described)
                 return described
+            if on_poll:
+                on_poll()
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s of wall time")
 

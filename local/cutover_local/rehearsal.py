@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,7 +117,9 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
         execution_arn = engine.start(raw, name=f"rehearsal-{scenario.name}")
-        described = engine.wait(execution_arn)
+        operator = _Operator(engine, scenario.promote_after, f"rehearsal-{scenario.name}", note)
+        engine.on_invocation.append(operator.heard)
+        described = engine.wait(execution_arn, on_poll=operator.act)
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
@@ -130,6 +133,37 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
     say(_summary(result))
     return result, timeline
+
+
+class _Operator:
+    """The rehearsal's operator: promotes a stage held for a manual promotion after a while.
+
+    Nothing moves the virtual clock while an execution waits for a task token, so the operator
+    moves it (traffic and alarms go on meanwhile), then invokes the Promote function as
+    ``cutover promote`` would.
+    """
+
+    def __init__(self, engine: Engine, delay: int, cutover_id: str, note: Callable[[float, str], None]) -> None:
+        self.engine, self.delay, self.cutover_id, self.note = engine, delay, cutover_id, note
+        self.pending = False
+
+    def heard(self, inv: Invocation) -> None:
+        if inv.function == "HoldForPromotionFunction" and not inv.error:
+            self.pending = True
+            self.note(inv.virtual_at, f"stage {inv.result['stage'] if inv.result else '?'} waits for an operator's promotion")
+
+    def act(self) -> None:
+        if not self.pending:
+            return
+        self.pending = False
+        self.engine.clock.advance(self.delay)
+        assert self.engine.stack is not None
+        answer = boto3.client("lambda").invoke(
+            FunctionName=self.engine.stack.outputs["PromoteFunctionName"],
+            Payload=json.dumps({"cutover_id": self.cutover_id, "actor": "rehearsal operator"}),
+        )
+        outcome = json.loads(answer["Payload"].read())
+        self.note(self.engine.clock.elapsed, "operator: cutover promote" + ("" if outcome.get("promoted") else f" refused: {outcome}"))
 
 
 def _inject_faults(engine: Engine, scenario: Scenario) -> None:
@@ -178,6 +212,9 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
         timeline.stage_started[stage] = at
         timeline.weights.append((at, result["aws_percent"]))
         note(at, f"stage {stage}: AWS {result['aws_percent']}%, bake {format_duration(result['bake_seconds'])}")
+    elif inv.function == "EvaluateAlarmsFunction" and inv.event.get("recheck") is True:
+        if result.get("verdict") == "PASS":
+            note(at, "alarms rechecked before the promotion: OK")
     elif inv.function == "EvaluateAlarmsFunction":
         if result.get("verdict") == "PASS":
             timeline.stages_passed += 1

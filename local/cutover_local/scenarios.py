@@ -44,6 +44,7 @@ class Scenario:
     faults: dict[str, int] = field(default_factory=dict)  # function logical id -> failures to inject
     insync_after: int = 25  # seconds a Route 53 change stays PENDING
     throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
+    promote_after: int = 300  # a rehearsal's operator promotes a manual gate after this many seconds
 
 
 BUILT_IN: dict[str, Scenario] = {
@@ -74,6 +75,12 @@ BUILT_IN: dict[str, Scenario] = {
             "route53-throttling",
             "Route 53 throttles two of every three calls; the SDK and the state machine retry.",
             throttle_route53=2,
+        ),
+        Scenario(
+            "manual-gate",
+            "The 50% stage waits for an operator, who promotes it 5 minutes later.",
+            plan={**copy.deepcopy(DEFAULT_PLAN), "stages": [
+                {"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m", "promote": "manual"}, {"weight": 100, "bake": "30m"}]},
         ),
         Scenario(
             "lambda-fault",
@@ -141,7 +148,7 @@ def _latency(value: Any) -> float:
 def from_dict(data: Any, default_name: str = "custom") -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioInvalid("a scenario is a mapping with plan, traffic, faults and route53")
-    unknown = set(data) - {"name", "description", "plan", "traffic", "faults", "route53"}
+    unknown = set(data) - {"name", "description", "plan", "traffic", "faults", "route53", "operator"}
     if unknown:
         raise ScenarioInvalid(f"unknown scenario fields: {', '.join(sorted(unknown))}")
     effects = tuple(_effect(item, f"traffic[{i}]") for i, item in enumerate(data.get("traffic") or []))
@@ -157,4 +164,16 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
         faults=dict(faults),
         insync_after=int(route53.get("insync_after", 25)),
         throttle_route53=int(route53.get("throttle", 0)),
+        promote_after=_operator_delay(data.get("operator")),
     )
+
+
+def _operator_delay(spec: Any) -> int:
+    if spec is None:
+        return 300
+    if not isinstance(spec, dict) or set(spec) - {"promote_after"}:
+        raise ScenarioInvalid("operator: a mapping with promote_after (how long the operator takes to promote)")
+    try:
+        return parse_duration(spec.get("promote_after", 300))
+    except ValueError as exc:
+        raise ScenarioInvalid(f"operator.promote_after: {exc}") from exc

@@ -40,6 +40,7 @@ EXPECTED = {
     "breach-recovers": ("ROLLED_BACK", 0, "shop-5xx-rate"),
     "route53-throttling": ("SUCCEEDED", 3, None),
     "lambda-fault": ("SUCCEEDED", 3, None),
+    "manual-gate": ("SUCCEEDED", 3, None),
 }
 
 
