@@ -1,6 +1,6 @@
 """``cutover``: rehearse a cutover offline, or dry-run a plan against the live zone.
 
-Operator commands (start, status, promote, abort, history) are not built yet.
+Operator commands (start, status, list, promote, abort, history): ``operate.py``.
 
 Exit codes: 0 succeeded, 3 rolled back, 2 invalid plan or scenario (nothing changed), 1 anything else.
 """
@@ -156,6 +156,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
     p.add_argument("--json", action="store_true", help="print the dry run as JSON")
     p.set_defaults(func=dry_run)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", default=os.environ.get("CUTOVER_STACK", "cutover-prod"),
+                        help="the deployed stack (default: $CUTOVER_STACK or cutover-prod)")
+    common.add_argument("--outputs", help="a JSON file of the stack's outputs instead of CloudFormation (or $CUTOVER_OUTPUTS)")
+    common.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
+    common.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.set_defaults(operator_command=True)
+    from .operate import add_commands
+
+    add_commands(commands, common)
     s = commands.add_parser("scenarios", help="list the built-in rehearsal scenarios")
     s.set_defaults(func=list_scenarios)
     return top
@@ -163,6 +174,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "operator_command", False):
+        _quiet_functions(False)
+        if args.endpoint_url:
+            os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+        if args.region:
+            os.environ["AWS_DEFAULT_REGION"] = args.region
+        from .operate import OperatorError
+
+        try:
+            return args.func(args)
+        except OperatorError as exc:
+            print(f"cutover {args.command}: {exc}", file=sys.stderr)
+            return exc.code
     return args.func(args)
 
 

@@ -1,0 +1,251 @@
+"""The operator commands: start, status, list, promote, abort, history.
+
+They find the deployed stack's outputs through CloudFormation (``--stack``), or from a JSON file
+of outputs (``--outputs FILE`` or ``CUTOVER_OUTPUTS``, what a local endpoint writes), use the
+standard AWS credential chain, and go through the control plane's own functions for every
+action (Promote, Abort), so the ledger records who did what.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
+
+
+class OperatorError(Exception):
+    """What went wrong, said so that the operator knows what to do; carries the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, str]:
+    path = args.outputs or os.environ.get("CUTOVER_OUTPUTS")
+    if path:
+        try:
+            return json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise OperatorError(f"cannot read the stack outputs from {path}: {exc}", EXIT_INVALID) from exc
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+    except (BotoCoreError, ClientError) as exc:
+        raise OperatorError(f"cannot find the stack {args.stack!r}: {exc} (deploy it, or pass --stack / --outputs)") from exc
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    import boto3
+
+    answer = boto3.client("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload))
+    result = json.loads(answer["Payload"].read() or b"{}")
+    if answer.get("FunctionError"):
+        kind = result.get("errorType", "Error")
+        code = EXIT_INVALID if kind in ("NotWaiting", "InputInvalid", "CutoverNotFound") else EXIT_FAILED
+        raise OperatorError(f"{kind}: {result.get('errorMessage', result)}", code)
+    return result
+
+
+def _execution_arn(outputs: dict[str, str], name: str) -> str:
+    machine = outputs["StateMachineArn"]
+    return machine.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def _store(outputs: dict[str, str]) -> Any:
+    from cutover.adapters.store import Store
+
+    return Store(outputs["TableName"])
+
+
+def _actor() -> str:
+    return os.environ.get("CUTOVER_ACTOR") or os.environ.get("USER") or "operator"
+
+
+def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        described = boto3.client("stepfunctions").describe_execution(executionArn=_execution_arn(outputs, name))
+    except ClientError as exc:
+        raise OperatorError(f"no cutover named {name}: {exc} (see cutover list)", EXIT_INVALID) from exc
+    state = _store(outputs).state(name) or {}
+    weights = {p["name"]: {"heroku": p["heroku_weight"], "aws": p["aws_weight"]} for p in state.get("pairs", [])}
+    waiting = _store(outputs).gate(name)
+    return {
+        "name": name,
+        "execution": described["status"],
+        "cutover": state.get("status"),
+        "stage": (state.get("stage_index") or 0) + (1 if state.get("shifted_at") else 0),
+        "stages": state.get("stage_count"),
+        "aws_percent": state.get("aws_percent"),
+        "weights": weights,
+        "waiting_for_promotion": bool(waiting),
+        "rollback_reason": state.get("rollback_reason"),
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    line = f"{s['name']}: {s['execution']}"
+    if s["cutover"]:
+        line += f", cutover {s['cutover']}, stage {s['stage']} of {s['stages']}, AWS {s['aws_percent']}%"
+    if s["waiting_for_promotion"]:
+        line += f" - waiting for a promotion (cutover promote {s['name']})"
+    print(line)
+    for name, w in s["weights"].items():
+        print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
+    if s["rollback_reason"]:
+        print(f"  rolled back: {s['rollback_reason']}")
+
+
+def start(args: argparse.Namespace) -> int:
+    import boto3
+
+    from cutover.errors import PlanInvalid
+    from cutover.plan import load_plan_text, parse_plan
+
+    try:
+        raw = load_plan_text(Path(args.plan).read_text())
+        parse_plan(raw)  # refuse a bad plan here, before an execution exists
+    except PlanInvalid as exc:
+        print("cutover start: the plan is invalid, nothing was started:", file=sys.stderr)
+        for field, reason in exc.problems:
+            print(f"  {field}: {reason}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        raise OperatorError(str(exc), EXIT_INVALID) from exc
+    outputs = _outputs(args)
+    name = args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}"
+    arn = boto3.client("stepfunctions").start_execution(
+        stateMachineArn=outputs["StateMachineArn"], name=name, input=json.dumps(raw))["executionArn"]
+    print(json.dumps({"name": name, "executionArn": arn}) if args.json else f"started {name} ({arn})")
+    if args.wait:
+        return _watch(outputs, name, args.json)
+    return EXIT_OK
+
+
+def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = 2.0) -> int:
+    seen = 0
+    while True:
+        entries = _store(outputs).ledger(name)
+        for entry in entries[seen:]:
+            if not as_json:
+                details = {k: v for k, v in entry.items() if k in ("stage", "reason", "outcome", "change_id")}
+                print(f"  {entry['at']} {entry['event']} by {entry['actor']} {json.dumps(details) if details else ''}".rstrip())
+        seen = len(entries)
+        summary = _summary(outputs, name)
+        if summary["execution"] != "RUNNING":
+            if as_json:
+                print(json.dumps(summary))
+            else:
+                _print_summary(summary)
+            return _exit_for(summary)
+        time.sleep(poll)
+
+
+def _exit_for(summary: dict[str, Any]) -> int:
+    if summary["execution"] == "SUCCEEDED":
+        return EXIT_OK
+    if summary["cutover"] == "ROLLED_BACK":
+        return EXIT_ROLLED_BACK
+    return EXIT_FAILED
+
+
+def status(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    name = args.name or _latest(outputs)
+    if args.watch:
+        return _watch(outputs, name, args.json)
+    summary = _summary(outputs, name)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def _latest(outputs: dict[str, str]) -> str:
+    import boto3
+
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+    if not executions:
+        raise OperatorError("no cutover has been started on this stack yet", EXIT_INVALID)
+    return max(executions, key=lambda e: e["startDate"])["name"]
+
+
+def list_cutovers(args: argparse.Namespace) -> int:
+    import boto3
+
+    outputs = _outputs(args)
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+    rows = [{"name": e["name"], "status": e["status"], "started": e["startDate"].isoformat()} for e in executions]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['name']:40} {row['status']:10} {row['started']}")
+    return EXIT_OK
+
+
+def promote(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    result = _invoke(outputs["PromoteFunctionName"], {"cutover_id": args.name, "full": args.full, "actor": _actor()})
+    print(json.dumps(result) if args.json else f"promoted {args.name} (stage {result['stage']}{', straight to the last stage' if args.full else ''})")
+    return EXIT_OK
+
+
+def abort(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    result = _invoke(outputs["AbortFunctionName"], {"cutover_id": args.name, "reason": args.reason, "actor": _actor()})
+    print(json.dumps(result) if args.json else f"aborted {args.name}: all traffic is going back to Heroku; {result['ended']}")
+    return EXIT_OK
+
+
+def history(args: argparse.Namespace) -> int:
+    entries = _store(_outputs(args)).ledger(args.name)
+    if not entries:
+        raise OperatorError(f"no ledger for {args.name} (see cutover list)", EXIT_INVALID)
+    if args.json:
+        print(json.dumps(entries, default=str))
+        return EXIT_OK
+    for entry in entries:
+        evidence = {k: v for k, v in entry.items() if k not in ("at", "event", "actor", "seq")}
+        print(f"{entry['at']}  {entry['event']:24} {entry['actor']:16} {json.dumps(evidence, default=str)}")
+    return EXIT_OK
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    c = commands.add_parser("start", parents=[common], help="start a cutover from a plan")
+    c.add_argument("plan")
+    c.add_argument("--name", help="the execution name (default: cutover-<time>)")
+    c.add_argument("--wait", action="store_true", help="follow it until it ends (exit 0 succeeded, 3 rolled back)")
+    c.set_defaults(func=start)
+    c = commands.add_parser("status", parents=[common], help="where a cutover is (default: the latest)")
+    c.add_argument("name", nargs="?")
+    c.add_argument("--watch", action="store_true", help="follow it until it ends")
+    c.set_defaults(func=status)
+    c = commands.add_parser("list", parents=[common], help="the cutovers of this stack")
+    c.set_defaults(func=list_cutovers)
+    c = commands.add_parser("promote", parents=[common], help="let a stage waiting for an operator go on")
+    c.add_argument("name")
+    c.add_argument("--full", action="store_true", help="straight to the last stage (after the alarm check)")
+    c.set_defaults(func=promote)
+    c = commands.add_parser("abort", parents=[common], help="roll back to Heroku now; wins over a pending promotion")
+    c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why: it goes into the ledger and the notification")
+    c.set_defaults(func=abort)
+    c = commands.add_parser("history", parents=[common], help="the ledger: every decision, who made it, and its evidence")
+    c.add_argument("name")
+    c.set_defaults(func=history)

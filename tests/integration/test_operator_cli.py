@@ -1,0 +1,89 @@
+"""The operator commands of the `cutover` CLI against a stack on the local engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from cutover import records as rr
+from cutover_cli.main import main
+from tests.integration.test_gates import gated, wait_for
+from tests.integration.test_state_machine import weights
+from tests.support import plan
+
+
+@pytest.fixture
+def outputs(engine, tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(engine.stack.outputs))
+    return str(path)
+
+
+def write_plan(tmp_path, raw) -> str:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CUTOVER_ACTOR", "bob")
+    raw = dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id)
+    code, out, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-1", "--outputs", outputs, "--json")
+    assert code == 0 and json.loads(out)["name"] == "cli-1"
+    wait_for(engine, "cli-1", "waiting_for_promotion")
+
+    code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs, "--json")
+    status = json.loads(out)
+    assert code == 0 and status["waiting_for_promotion"] is True and status["aws_percent"] == 10
+    code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs)
+    assert "waiting for a promotion (cutover promote cli-1)" in out
+
+    code, out, _ = cli(capsys, "promote", "cli-1", "--outputs", outputs)
+    assert code == 0 and "promoted cli-1" in out
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-1"
+    assert engine.wait(arn)["status"] == "SUCCEEDED"
+
+    code, out, _ = cli(capsys, "history", "cli-1", "--outputs", outputs, "--json")
+    entries = json.loads(out)
+    approved = next(e for e in entries if e["event"] == "promotion_approved")
+    assert code == 0 and approved["actor"] == "bob"
+    assert [e["event"] for e in entries][-1] == "succeeded"
+    code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
+    assert [r["name"] for r in json.loads(out)] == ["cli-1"]
+
+
+def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_path, capsys):
+    raw = dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id)
+    cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-2", "--outputs", outputs)
+    wait_for(engine, "cli-2", "waiting_for_promotion")
+    code, out, _ = cli(capsys, "abort", "cli-2", "--reason", "support sees failed checkouts", "--outputs", outputs)
+    assert code == 0 and "going back to Heroku" in out
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-2"
+    assert engine.wait(arn)["error"] == "CutoverRolledBack"
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    code, _, err = cli(capsys, "promote", "cli-2", "--outputs", outputs)
+    assert code == 2 and "NotWaiting" in err
+
+
+def test_a_bad_plan_is_refused_before_anything_starts(engine, outputs, tmp_path, capsys):
+    code, _, err = cli(capsys, "start", write_plan(tmp_path, plan(stages=[{"weight": 5, "bake": "1m"}])), "--outputs", outputs)
+    assert code == 2 and "stages[0].weight" in err
+    code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
+    assert json.loads(out) == []
+
+
+def test_an_unknown_cutover_or_stack_says_what_to_do(engine, outputs, capsys, tmp_path):
+    code, _, err = cli(capsys, "status", "nope", "--outputs", outputs)
+    assert code == 2 and "cutover list" in err
+    code, _, err = cli(capsys, "history", "nope", "--outputs", outputs)
+    assert code == 2 and "cutover list" in err
+    code, _, err = cli(capsys, "status", "--outputs", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read the stack outputs" in err
