@@ -28,7 +28,18 @@ setup: $(STAMP)
 rehearse: $(STAMP)
 	$(BIN)/cutover rehearse --scenario $(or $(SCENARIO),healthy)
 
-test: $(STAMP)
+AWSCLI_VENV := .venv-awscli
+AWSCLI_VERSION := 1.46.2
+
+# The AWS CLI in an environment of its own (it pins its own botocore): tests drive the local
+# endpoint with it as a user would.
+$(AWSCLI_VENV)/.installed:
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet awscli==$(AWSCLI_VERSION)
+	touch $@
+
+test: $(STAMP) $(AWSCLI_VENV)/.installed
 	$(BIN)/python -m pytest -n 2
 
 $(SAM_VENV)/.installed:
@@ -46,4 +57,4 @@ build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build --template template.yaml
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(AWSCLI_VENV) .aws-sam .pytest_cache .cutover-local

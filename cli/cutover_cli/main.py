@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -130,6 +131,15 @@ def dry_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def local_up(args: argparse.Namespace) -> int:
+    """``cutover local up``: the engine as a local AWS endpoint, until interrupted."""
+    _quiet_functions(args.verbose)
+    from cutover_local.endpoint import up
+
+    up(args.port, Path(args.dir), lambda line: print(line, flush=True))
+    return EXIT_OK
+
+
 def list_scenarios(args: argparse.Namespace) -> int:
     from cutover_local.scenarios import BUILT_IN
 
@@ -167,12 +177,21 @@ def parser() -> argparse.ArgumentParser:
     from .operate import add_commands
 
     add_commands(commands, common)
+    local = commands.add_parser("local", help="the local engine as an AWS endpoint")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    u = local_commands.add_parser("up", help="serve the stack on loopback for the AWS CLI and cutover --endpoint-url")
+    u.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0: any free port); default 4566")
+    u.add_argument("--dir", default=".cutover-local", help="where outputs.json and plan.json go (default .cutover-local)")
+    u.add_argument("--verbose", action="store_true", help="show the functions' own logs")
+    u.set_defaults(func=local_up)
     s = commands.add_parser("scenarios", help="list the built-in rehearsal scenarios")
     s.set_defaults(func=list_scenarios)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `cutover history NAME | head` ends quietly
     args = parser().parse_args(argv)
     if getattr(args, "operator_command", False):
         _quiet_functions(False)

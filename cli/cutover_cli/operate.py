@@ -81,12 +81,15 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         raise OperatorError(f"no cutover named {name}: {exc} (see cutover list)", EXIT_INVALID) from exc
     state = _store(outputs).state(name) or {}
     weights = {p["name"]: {"heroku": p["heroku_weight"], "aws": p["aws_weight"]} for p in state.get("pairs", [])}
+    stage_weights = [s["weight"] for s in state.get("plan", {}).get("stages", [])]
+    current = state.get("aws_percent")
+    stage = stage_weights.index(current) + 1 if current in stage_weights else 0
     waiting = _store(outputs).gate(name)
     return {
         "name": name,
         "execution": described["status"],
         "cutover": state.get("status"),
-        "stage": (state.get("stage_index") or 0) + (1 if state.get("shifted_at") else 0),
+        "stage": stage,
         "stages": state.get("stage_count"),
         "aws_percent": state.get("aws_percent"),
         "weights": weights,

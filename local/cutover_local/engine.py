@@ -240,6 +240,15 @@ class Engine:
     def run(self, plan: dict[str, Any], name: str = "rehearsal-1") -> dict[str, Any]:
         return self.wait(self.start(plan, name))
 
+    def announce_ended(self) -> None:
+        """Tell EventBridge of every execution that has ended since the last call (local endpoint)."""
+        if not self.stack:
+            return
+        sfn = boto3.client("stepfunctions")
+        for execution in sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]:
+            if execution["status"] != "RUNNING" and execution["executionArn"] not in self._announced:
+                self._ended(sfn.describe_execution(executionArn=execution["executionArn"]))
+
     def _ended(self, described: dict[str, Any]) -> None:
         """EventBridge hears of each execution's end once (what the safety net listens to)."""
         if described["executionArn"] in self._announced or self.events is None:

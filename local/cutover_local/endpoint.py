@@ -1,0 +1,73 @@
+"""The local engine as an AWS endpoint on loopback (``cutover local up``).
+
+moto's server runs in this process beside the engine, so the AWS CLI (or any SDK) can start an
+execution of the real state machine over HTTP, while the handlers run in-process on the engine.
+The stack is deployed from template.yaml onto a demo zone with a Heroku CNAME and the example
+alarms; its outputs go to a JSON file for ``cutover --outputs`` (or ``CUTOVER_OUTPUTS``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from . import seed
+from .engine import REGION, Engine
+from .scenarios import DEFAULT_PLAN
+from .traffic import LOAD_BALANCER
+
+ZONE, NAME = "shop.example.com", "www.shop.example.com"
+
+
+def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM). Writes outputs.json and plan.json to ``workdir``."""
+    stop = stop or threading.Event()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with Engine() as engine:
+        zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
+        seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER)
+        for alarm in DEFAULT_PLAN["alarms"]:  # no traffic is simulated here: the alarms start OK
+            import boto3
+
+            boto3.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="local endpoint")
+        stack = engine.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            host, bound = server.get_host_and_port()
+            outputs_path, plan_path = workdir / "outputs.json", workdir / "plan.json"
+            outputs_path.write_text(json.dumps(stack.outputs, indent=2))
+            plan_path.write_text(json.dumps(dict(DEFAULT_PLAN, hosted_zone_id=zone_id), indent=2))
+            _announce(say, f"http://{host}:{bound}", outputs_path, plan_path, stack.outputs, zone_id)
+            _until(stop, engine)
+        finally:
+            server.stop()
+
+
+def _announce(say: Callable[[str], None], url: str, outputs: Path, plan: Path, values: dict[str, Any], zone_id: str) -> None:
+    say(f"export AWS_ENDPOINT_URL={url} AWS_DEFAULT_REGION={REGION} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
+    say(f"export CUTOVER_OUTPUTS={outputs}")
+    say(f"# state machine: {values['StateMachineArn']}")
+    say(f"# zone {ZONE} ({zone_id}): {NAME} is a CNAME to Heroku; a plan for it: {plan}")
+    say(f"# aws stepfunctions start-execution --state-machine-arn {values['StateMachineArn']} "
+        f"--name demo-1 --input file://{plan}")
+    say("ready")
+
+
+def _until(stop: threading.Event, engine: Engine) -> None:
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.2):
+            engine.announce_ended()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,89 @@
+"""`cutover local up` serves the stack on loopback: the real AWS CLI starts a cutover, the
+`cutover` CLI steers it and reads its ledger. Everything here runs as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+AWS = ROOT / ".venv-awscli" / "bin" / "aws"
+CUTOVER = Path(sys.executable).parent / "cutover"
+
+
+@pytest.fixture
+def endpoint(tmp_path):
+    if not AWS.exists():
+        pytest.fail(f"the AWS CLI is not installed at {AWS}: run `make test`, which installs it")
+    server = subprocess.Popen([str(CUTOVER), "local", "up", "--port", "0", "--dir", str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    deadline = time.monotonic() + 60
+    try:
+        for line in server.stdout:
+            if line.startswith("export "):
+                env.update(dict(pair.split("=", 1) for pair in shlex.split(line)[1:]))
+            if line.strip() == "ready" or time.monotonic() > deadline:
+                break
+        assert "AWS_ENDPOINT_URL" in env and env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:"), "local up did not start"
+        yield env, tmp_path
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def run(env, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in command], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def status(env, name: str) -> dict:
+    done = run(env, CUTOVER, "status", name, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def until(env, name: str, check, timeout: float = 40.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = status(env, name)
+        if check(current):
+            return current
+        time.sleep(0.3)
+    raise AssertionError(f"{name} never reached the expected state: {current}")
+
+
+def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
+    env, workdir = endpoint
+    outputs = json.loads((workdir / "outputs.json").read_text())
+    plan = json.loads((workdir / "plan.json").read_text())
+    plan["stages"][1]["promote"] = "manual"
+    (workdir / "gated.json").write_text(json.dumps(plan))
+
+    started = run(env, AWS, "stepfunctions", "start-execution", "--state-machine-arn", outputs["StateMachineArn"],
+                  "--name", "demo-1", "--input", f"file://{workdir / 'gated.json'}")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["executionArn"].endswith(":demo-1")
+
+    held = until(env, "demo-1", lambda s: s["waiting_for_promotion"])
+    assert held["aws_percent"] == 10 and held["execution"] == "RUNNING"
+    promoted = run(env | {"CUTOVER_ACTOR": "carol"}, CUTOVER, "promote", "demo-1")
+    assert promoted.returncode == 0, promoted.stderr
+    done = until(env, "demo-1", lambda s: s["execution"] != "RUNNING")
+    assert done["execution"] == "SUCCEEDED" and done["weights"]["www.shop.example.com"] == {"heroku": 0, "aws": 100}
+
+    history = run(env, CUTOVER, "history", "demo-1", "--json")
+    entries = json.loads(history.stdout)
+    assert [e["event"] for e in entries][0] == "started" and entries[-1]["event"] == "succeeded"
+    assert next(e for e in entries if e["event"] == "promotion_approved")["actor"] == "carol"
+
+    listed = run(env, AWS, "stepfunctions", "list-executions", "--state-machine-arn", outputs["StateMachineArn"])
+    assert [e["name"] for e in json.loads(listed.stdout)["executions"]] == ["demo-1"]
