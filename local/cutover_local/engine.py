@@ -42,6 +42,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 
 from cutover import clock as domain_clock
 from cutover.adapters import clients
+from cutover.adapters.clients import client
 from cutover.handler import deps
 
 from . import patch_points
@@ -110,6 +111,8 @@ class Engine:
     # the AWS API calls each function made, as IAM actions ("route53:ChangeResourceRecordSets")
     api_calls: dict[str, set[str]] = field(default_factory=dict)
     _running: threading.local = field(default_factory=threading.local)
+    # One Lambda invocation at a time: each applies its function's environment to the process.
+    _invoking: Any = field(default_factory=threading.RLock)
     stack: Stack | None = None
     events: EventBus | None = None
     _announced: set[str] = field(default_factory=set)
@@ -269,7 +272,7 @@ class Engine:
 
     def _invoke_target(self, function_name: str, event: dict[str, Any]) -> None:
         """Deliver an event to a Lambda target, as EventBridge does (asynchronously in AWS)."""
-        boto3.client("lambda").invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event))
+        client("lambda").invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event))
 
     # lambda dispatch ---------------------------------------------------------------------
     def _on_api_call(self, model: Any, **_: Any) -> None:
@@ -291,13 +294,14 @@ class Engine:
             assert engine.stack
             target = engine.stack.functions[function.function_name]
             event = event if isinstance(event, dict) else json.loads(event or "{}")
-            with _environment(target.environment):
+            with engine._invoking, _environment(target.environment):
                 deps.cache_clear()
-                engine._running.function = target.logical_id
+                outer = getattr(engine._running, "function", None)  # an invocation inside another
                 try:
                     fault = engine.faults.get(target.logical_id)
                     if fault:
-                        fault(event)
+                        fault(event)  # the test harness's doing: its calls are not the function's
+                    engine._running.function = target.logical_id
                     result = target.module.lambda_handler(event, _Context(function))
                 except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
                     engine._record(Invocation(target.logical_id, event, type(exc).__name__, engine.clock.elapsed, message=str(exc)))
@@ -305,7 +309,7 @@ class Engine:
                                "stackTrace": traceback.format_tb(exc.__traceback__)}
                     return json.dumps(payload), True, ""
                 finally:
-                    engine._running.function = None
+                    engine._running.function = outer
             engine._record(Invocation(target.logical_id, event, None, engine.clock.elapsed, result=result))
             return json.dumps(result, default=str), False, ""
 

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from cutover import records as rr
+from cutover.adapters.clients import client
 from cutover.adapters.store import Store
 from cutover.durations import format_duration
 from cutover.plan import parse_plan
@@ -88,7 +89,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
 
         def alarm_changed(name: str, old: str, new: str, reason: str) -> None:
             at = engine.clock.elapsed
-            boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
+            client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
             timeline.alarm_changes.append((at, name, new))
             if new == "ALARM" and timeline.breach_at is None and timeline.stage_started:
                 timeline.breach_at, timeline.breach_alarm = at, name

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+from cutover.adapters.clients import client
 
 from .clock import VirtualClock
 
@@ -172,4 +172,4 @@ def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
         data.append({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dimensions, "Timestamp": timestamp,
                      "Value": datapoint["HTTPCode_Target_5XX_Count"], "Unit": "Count"})
     if data:
-        boto3.client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+        client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)

@@ -137,9 +137,39 @@ def engine():
     with Engine() as eng:
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
         seed.alarms(ALARMS)
-        eng.route53.insync_after = 25
+        eng.route53.insync_after = 5  # PENDING until the first poll (the rehearsals keep 25 s)
         eng.route53.calls.clear()
         eng.route53.changes.clear()
         eng.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
         eng.zone_id = zone_id
         yield eng
+        assert_calls_allowed_by_iam(eng)
+
+
+# DynamoDB authorizes each item of a TransactWriteItems by the item's own action.
+IAM_ACTION_OF_CALL = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+
+
+def allowed_actions(spec: dict, function: str) -> set[str]:
+    """Every action a function's policies (inline statements and managed policies) allow."""
+    resources = spec["Resources"]
+    docs = []
+    for policy in resources[function]["Properties"]["Policies"]:
+        if "Statement" in policy:
+            docs.append(policy)
+        elif "Ref" in policy:
+            docs.append(resources[policy["Ref"]]["Properties"]["PolicyDocument"])
+    actions: set[str] = set()
+    for doc in docs:
+        for statement in doc["Statement"]:
+            action = statement["Action"]
+            actions.update(action if isinstance(action, list) else [action])
+    return actions
+
+
+def assert_calls_allowed_by_iam(engine) -> None:
+    """Every AWS call a function made in this test is allowed by that function's IAM policy."""
+    spec = template()
+    for function, calls in engine.api_calls.items():
+        missing = {IAM_ACTION_OF_CALL.get(c, c) for c in calls} - allowed_actions(spec, function)
+        assert not missing, f"{function} calls {missing} but its policy does not allow it"

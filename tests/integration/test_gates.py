@@ -42,16 +42,6 @@ def operator(engine, function: str, **payload) -> dict:
     return json.loads(answer["Payload"].read())
 
 
-def assert_calls_allowed_by_iam(engine) -> None:
-    from tests.integration.test_state_machine import IAM_ACTION_OF_CALL, _allowed_actions
-    from tests.support import template
-
-    spec = template()
-    for function, calls in engine.api_calls.items():
-        missing = {IAM_ACTION_OF_CALL.get(c, c) for c in calls} - _allowed_actions(spec, function)
-        assert not missing, f"{function} calls {missing} but its policy does not allow it"
-
-
 def shifts(engine, name: str) -> list[dict]:
     return [e for e in ledger(engine, name) if e["event"] == "shifted"]
 
@@ -69,8 +59,7 @@ def test_a_manual_gate_holds_until_promote(engine):
     events = [e["event"] for e in ledger(engine, "manual")]
     assert events.index("promotion_approved") < events.index("rechecked") < len(events) - 1
     assert shifts(engine, "manual")[1]["promoted_by"] == "alice"
-    assert {"HoldForPromotionFunction", "PromoteFunction"} <= set(engine.api_calls)
-    assert_calls_allowed_by_iam(engine)
+    assert {"HoldForPromotionFunction", "PromoteFunction"} <= set(engine.api_calls)  # checked at teardown
 
 
 def test_promote_without_a_pending_gate_is_refused(engine):
@@ -116,7 +105,6 @@ def test_an_alarm_breach_while_waiting_rolls_back(engine):
     assert described["status"] in ("FAILED", "ABORTED")
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     assert Store(engine.stack.table_name).gate("breach-held") is None
-    assert_calls_allowed_by_iam(engine)
 
 
 @pytest.mark.parametrize("then_promote", [False, True])
@@ -134,8 +122,7 @@ def test_abort_while_a_promotion_is_pending_ends_on_heroku_and_wins(engine, then
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     aborted_entry = next(e for e in ledger(engine, name) if e["event"] == "aborted")
     assert aborted_entry["actor"] == "alice" and "support" in aborted_entry["reason"]
-    assert "AbortFunction" in engine.api_calls
-    assert_calls_allowed_by_iam(engine)
+    assert "AbortFunction" in engine.api_calls  # checked against its policy at teardown
 
 
 def test_an_abort_needs_a_reason(engine):

@@ -20,17 +20,6 @@ def run_json(capsys, *args: str) -> tuple[int, dict]:
     return code, result
 
 
-def test_the_healthy_rehearsal_succeeds_on_aws_100(capsys):
-    code, result = run_json(capsys)
-    assert code == 0
-    assert result["status"] == "SUCCEEDED"
-    assert result["final_weights"] == {"heroku": 0, "aws": 100}
-    assert result["stages_completed"] == 3 and result["rollback"] is None
-    assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800
-    assert result["counters"]["route53_calls"]["ChangeResourceRecordSets"] == 6  # convert, ttl, 3 shifts, restore
-    assert result["counters"]["lambda_invocations"] > 0 and result["counters"]["state_transitions"] > 0
-
-
 # every built-in scenario: (status, stages passed, the alarm that caused the rollback)
 EXPECTED = {
     "healthy": ("SUCCEEDED", 3, None),
@@ -59,19 +48,21 @@ def test_each_built_in_scenario_ends_as_expected(capsys, scenario):
         assert result["rollback"]["seconds_breach_to_insync"] > 0
     else:
         assert result["rollback"] is None and result["final_weights"] == {"heroku": 0, "aws": 100}
-
-
-def test_route53_throttling_is_retried_and_the_cutover_completes(capsys):
-    code, result = run_json(capsys, "--scenario", "route53-throttling")
-    assert code == 0 and result["status"] == "SUCCEEDED"
     calls = result["counters"]["route53_calls"]
-    assert calls["Throttled"] >= 2 * 6  # two refusals before each of the six changes passes
-    assert calls["ChangeResourceRecordSets"] == 3 * 6
+    if scenario == "healthy":
+        assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800
+        assert calls["ChangeResourceRecordSets"] == 6  # convert, ttl, 3 shifts, restore
+        assert result["counters"]["lambda_invocations"] > 0 and result["counters"]["state_transitions"] > 0
+    if scenario == "route53-throttling":
+        assert calls["Throttled"] >= 2 * 6  # two refusals before each of the six changes passes
+        assert calls["ChangeResourceRecordSets"] == 3 * 6
 
 
-def test_the_report_is_an_html_timeline(capsys, tmp_path):
+def test_progress_is_printed_live_and_the_report_is_an_html_timeline(capsys, tmp_path):
     report = tmp_path / "timeline.html"
     assert main(["rehearse", "--scenario", "errors-at-10", "--report", str(report)]) == 3
+    out = capsys.readouterr().out
+    assert "stage 1: AWS 10%" in out and "ROLLBACK to Heroku 100%" in out and "ROLLED_BACK" in out
     page = report.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert "ROLLED_BACK" in page and "shop-5xx-rate" in page and "ROLLBACK to Heroku 100%" in page
@@ -121,15 +112,9 @@ def test_a_bad_scenario_file_exits_2(capsys, tmp_path, content):
     assert capsys.readouterr().err
 
 
-def test_progress_is_printed_live_without_json(capsys):
-    assert main(["rehearse", "--scenario", "errors-at-10"]) == 3
-    out = capsys.readouterr().out
-    assert "stage 1: AWS 10%" in out and "ROLLBACK to Heroku 100%" in out and "ROLLED_BACK" in out
-
-
 def test_the_same_seed_gives_the_same_result(capsys):
-    first = run_json(capsys, "--scenario", "breach-recovers", "--seed", "3")[1]
-    second = run_json(capsys, "--scenario", "breach-recovers", "--seed", "3")[1]
+    first = run_json(capsys, "--scenario", "aws-down", "--seed", "3")[1]
+    second = run_json(capsys, "--scenario", "aws-down", "--seed", "3")[1]
     for result in (first, second):
         result.pop("wall_seconds")
     assert first == second

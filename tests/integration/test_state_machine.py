@@ -9,7 +9,7 @@ import pytest
 
 from cutover import records as rr
 from cutover.adapters.store import Store
-from tests.support import ALARMS, NAME, plan
+from tests.support import ALARMS, NAME, plan, template
 
 
 def weights(engine) -> dict[str, int]:
@@ -189,38 +189,14 @@ def test_every_state_change_notifies_once(engine):
     assert sorted(events) == sorted(["started", "promoted", "promoted", "promoted", "succeeded"])
 
 
-# DynamoDB authorizes each item of a TransactWriteItems by the item's own action.
-IAM_ACTION_OF_CALL = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+def test_the_iam_check_of_the_engine_fixture_catches_a_missing_permission(engine):
+    """Every engine test ends by checking each function's calls against its policy (conftest)."""
+    from tests.integration.conftest import allowed_actions, assert_calls_allowed_by_iam
 
-
-def _allowed_actions(template, function: str) -> set[str]:
-    resources = template["Resources"]
-    docs = []
-    for policy in resources[function]["Properties"]["Policies"]:
-        if "Statement" in policy:
-            docs.append(policy)
-        elif "Ref" in policy:
-            docs.append(resources[policy["Ref"]]["Properties"]["PolicyDocument"])
-    actions = set()
-    for doc in docs:
-        for statement in doc["Statement"]:
-            action = statement["Action"]
-            actions.update(action if isinstance(action, list) else [action])
-    return actions
-
-
-@pytest.mark.parametrize("scenario", ["healthy", "breach"])
-def test_each_function_calls_only_what_its_iam_policy_allows(engine, scenario):
-    from tests.support import template
-
-    if scenario == "breach":
-        at_virtual_second(engine, 3800, lambda: boto3.client("cloudwatch").set_alarm_state(
-            AlarmName=ALARMS[0], StateValue="ALARM", StateReason="test"))
-    described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"iam-{scenario}")
-    assert described["status"] == ("SUCCEEDED" if scenario == "healthy" else "FAILED")
-    assert engine.api_calls, "no AWS call was seen"
-    spec = template()
-    for function, calls in engine.api_calls.items():
-        needed = {IAM_ACTION_OF_CALL.get(c, c) for c in calls}
-        missing = needed - _allowed_actions(spec, function)
-        assert not missing, f"{function} calls {missing} but its policy does not allow it"
+    engine.run(plan(hosted_zone_id=engine.zone_id), name="iam")
+    assert "dynamodb:UpdateItem" in engine.api_calls["LowerTtlFunction"]
+    assert "dynamodb:UpdateItem" in allowed_actions(template(), "LowerTtlFunction")
+    engine.api_calls["LowerTtlFunction"].add("route53:DeleteHostedZone")
+    with pytest.raises(AssertionError, match="DeleteHostedZone"):
+        assert_calls_allowed_by_iam(engine)
+    engine.api_calls["LowerTtlFunction"].discard("route53:DeleteHostedZone")
