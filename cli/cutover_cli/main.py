@@ -134,6 +134,8 @@ def dry_run(args: argparse.Namespace) -> int:
 def local_up(args: argparse.Namespace) -> int:
     """``cutover local up``: the engine as a local AWS endpoint, until interrupted."""
     _quiet_functions(args.verbose)
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     from cutover_local.endpoint import up
 
     up(args.port, Path(args.dir), lambda line: print(line, flush=True))

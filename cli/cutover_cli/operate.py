@@ -111,6 +111,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
     if s["rollback_reason"]:
         print(f"  rolled back: {s['rollback_reason']}")
+    elif s["error"]:
+        print(f"  {s['error']}: {s['cause'] or ''}".rstrip())
 
 
 def start(args: argparse.Namespace) -> int:

@@ -217,3 +217,12 @@ def test_a_full_cutover_ends_on_aws_with_the_ttl_restored_and_every_step_in_the_
     converted = next(e for e in ledger if e["event"] == "converted")
     assert converted["records_before"][NAME][0]["ResourceRecords"] == [{"Value": HEROKU}]
     assert [n["event"] for n in world.notifications()] == ["started", "promoted", "promoted", "promoted", "succeeded"]
+
+
+def test_a_repeated_rollback_keeps_the_first_reason(world):
+    state = to_stage(world, 1)
+    world.invoke("Rollback", {"cutover": state, "error": {"Error": "OperatorAborted", "Cause": "support reports failed checkouts"}})
+    again = world.invoke("Rollback", {"cutover": state, "error": {"Error": "States.TaskFailed", "Cause": ""}})
+    assert again["rollback_reason"] == "OperatorAborted: support reports failed checkouts"
+    reasons = [e["reason"] for e in world.ledger("exec-1") if e["event"] == "rolled_back"]
+    assert reasons == ["OperatorAborted: support reports failed checkouts", "States.TaskFailed: "]

@@ -368,7 +368,9 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, **evidence: A
         change_polls=0,
         after_change="rolled_back",
         status="ROLLED_BACK",
-        rollback_reason=reason,
+        # the first reason stands: a repeated rollback (the execution's own, after an abort or
+        # the listener) is in the ledger, but does not rewrite why traffic went back
+        rollback_reason=reason if first or not saved.get("rollback_reason") else saved["rollback_reason"],
     )
     deps.store.save_state(cutover_id, state)
     deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
