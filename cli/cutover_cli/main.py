@@ -67,11 +67,6 @@ def rehearse(args: argparse.Namespace) -> int:
 
 def dry_run(args: argparse.Namespace) -> int:
     """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
-    _quiet_functions(False)
-    if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
     from botocore.exceptions import BotoCoreError, ClientError
 
     from cutover.adapters.cloudwatch import CloudWatch
@@ -161,13 +156,6 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     r.set_defaults(func=rehearse)
-    p = commands.add_parser("plan", help="dry run: validate a plan against the live zone and show every batch it will send")
-    p.add_argument("plan", help="the plan file (YAML or JSON)")
-    p.add_argument("--insync", type=int, default=60, help="seconds a Route 53 change takes to be INSYNC (default 60)")
-    p.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
-    p.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
-    p.add_argument("--json", action="store_true", help="print the dry run as JSON")
-    p.set_defaults(func=dry_run)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", default=os.environ.get("CUTOVER_STACK", "cutover-prod"),
                         help="the deployed stack (default: $CUTOVER_STACK or cutover-prod)")
@@ -176,6 +164,11 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.set_defaults(operator_command=True)
+    p = commands.add_parser("plan", parents=[common],
+                            help="dry run: validate a plan against the live zone and show every batch it will send")
+    p.add_argument("plan", help="the plan file (YAML or JSON)")
+    p.add_argument("--insync", type=int, default=60, help="seconds a Route 53 change takes to be INSYNC (default 60)")
+    p.set_defaults(func=dry_run)
     from .operate import add_commands
 
     add_commands(commands, common)
