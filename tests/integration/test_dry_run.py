@@ -48,8 +48,11 @@ def test_the_dry_run_refuses_an_invalid_plan_or_the_apex(world, tmp_path, capsys
     assert "zone apex" in capsys.readouterr().err
 
 
-def test_the_dry_run_matches_the_batches_the_state_machine_sends(engine):
-    raw = plan(hosted_zone_id=engine.zone_id)
+def test_the_dry_run_of_the_example_plan_matches_the_batches_the_state_machine_sends(engine):
+    from cutover.plan import load_plan_text
+    from tests.support import ROOT
+
+    raw = dict(load_plan_text((ROOT / "examples" / "plan.yaml").read_text()), hosted_zone_id=engine.zone_id)
     live = Route53().records_of(engine.zone_id, [NAME])
     expected = [to_route53(step.changes) for step in dry_run(parse_plan(raw), live, 25)["steps"]]
     described = engine.run(raw, name="compared")
