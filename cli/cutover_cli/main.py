@@ -16,6 +16,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .operate import report_invalid_plan
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
 
 
@@ -51,10 +53,7 @@ def rehearse(args: argparse.Namespace) -> int:
     try:
         result, timeline = run(scenario, plan, seed_value=args.seed, say=lambda line: print(line, file=out, flush=True))
     except PlanInvalid as exc:
-        print("cutover rehearse: the plan is invalid, nothing was run:", file=sys.stderr)
-        for field, reason in exc.problems:
-            print(f"  {field}: {reason}", file=sys.stderr)
-        return EXIT_INVALID
+        return report_invalid_plan("rehearse", exc.problems, "nothing was run")
     if args.report:
         from cutover_local.report import write_report
 
@@ -84,10 +83,7 @@ def dry_run(args: argparse.Namespace) -> int:
         check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
         result = compute(plan, route53.records_of(plan.hosted_zone_id, plan.names), args.insync)
     except PlanInvalid as exc:
-        print("cutover plan: the plan is invalid, nothing would be changed:", file=sys.stderr)
-        for field, reason in exc.problems:
-            print(f"  {field}: {reason}", file=sys.stderr)
-        return EXIT_INVALID
+        return report_invalid_plan("plan", exc.problems, "nothing would be changed")
     except OSError as exc:
         print(f"cutover plan: {exc}", file=sys.stderr)
         return EXIT_INVALID

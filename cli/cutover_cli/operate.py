@@ -27,6 +27,14 @@ class OperatorError(Exception):
         self.code = code
 
 
+def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequence: str) -> int:
+    """Print every problem of a refused plan, each naming its field; the exit code for it."""
+    print(f"cutover {command}: the plan is invalid, {consequence}:", file=sys.stderr)
+    for field, reason in problems:
+        print(f"  {field}: {reason}", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def _outputs(args: argparse.Namespace) -> dict[str, str]:
     path = args.outputs or os.environ.get("CUTOVER_OUTPUTS")
     if path:
@@ -125,10 +133,7 @@ def start(args: argparse.Namespace) -> int:
         raw = load_plan_text(Path(args.plan).read_text())
         parse_plan(raw)  # refuse a bad plan here, before an execution exists
     except PlanInvalid as exc:
-        print("cutover start: the plan is invalid, nothing was started:", file=sys.stderr)
-        for field, reason in exc.problems:
-            print(f"  {field}: {reason}", file=sys.stderr)
-        return EXIT_INVALID
+        return report_invalid_plan("start", exc.problems, "nothing was started")
     except OSError as exc:
         raise OperatorError(str(exc), EXIT_INVALID) from exc
     outputs = _outputs(args)

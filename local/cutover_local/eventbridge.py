@@ -75,25 +75,33 @@ def rules_from_template(resources: dict[str, Any], function_names: dict[str, str
     return rules
 
 
-def alarm_state_change(alarm: dict[str, Any], old: str, new: str, reason: str, at: datetime,
-                       account: str, region: str) -> dict[str, Any]:
-    """A ``CloudWatch Alarm State Change`` event as EventBridge delivers it."""
+def _envelope(detail_type: str, source: str, resource: str, detail: dict[str, Any], key: str,
+              at: datetime, account: str, region: str) -> dict[str, Any]:
+    """What EventBridge wraps every event in; ``key`` makes the id stable for one occurrence."""
     return {
         "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{alarm['AlarmName']}/{iso(at)}/{new}")),
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+        "detail-type": detail_type,
+        "source": source,
         "account": account,
         "time": iso(at).replace(".000Z", "Z"),
         "region": region,
-        "resources": [alarm["AlarmArn"]],
-        "detail": {
-            "alarmName": alarm["AlarmName"],
-            "state": {"value": new, "reason": reason, "timestamp": iso(at).replace("Z", "+0000")},
-            "previousState": {"value": old, "reason": "", "timestamp": ""},
-            "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": alarm.get("Metrics", [])},
-        },
+        "resources": [resource],
+        "detail": detail,
     }
+
+
+def alarm_state_change(alarm: dict[str, Any], old: str, new: str, reason: str, at: datetime,
+                       account: str, region: str) -> dict[str, Any]:
+    """A ``CloudWatch Alarm State Change`` event as EventBridge delivers it."""
+    detail = {
+        "alarmName": alarm["AlarmName"],
+        "state": {"value": new, "reason": reason, "timestamp": iso(at).replace("Z", "+0000")},
+        "previousState": {"value": old, "reason": "", "timestamp": ""},
+        "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": alarm.get("Metrics", [])},
+    }
+    return _envelope("CloudWatch Alarm State Change", "aws.cloudwatch", alarm["AlarmArn"], detail,
+                     f"{alarm['AlarmName']}/{iso(at)}/{new}", at, account, region)
 
 
 def execution_status_change(described: dict[str, Any], account: str, region: str, at: datetime) -> dict[str, Any]:
@@ -110,14 +118,5 @@ def execution_status_change(described: dict[str, Any], account: str, region: str
         "error": described.get("error"),
         "cause": described.get("cause"),
     }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{described['executionArn']}/{described['status']}")),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": account,
-        "time": iso(at).replace(".000Z", "Z"),
-        "region": region,
-        "resources": [described["executionArn"]],
-        "detail": detail,
-    }
+    return _envelope("Step Functions Execution Status Change", "aws.states", described["executionArn"], detail,
+                     f"{described['executionArn']}/{described['status']}", at, account, region)

@@ -80,11 +80,6 @@ def _weights(pairs: list[rr.Pair]) -> dict[str, dict[str, int]]:
     return {p.name: {"heroku": p.heroku_weight, "aws": p.aws_weight} for p in pairs}
 
 
-def _submit(deps: Deps, state: dict[str, Any], changes: list[rr.Change], comment: str) -> str:
-    rr.check_changes(changes, state["zone_name"])
-    return deps.route53.change(state["zone_id"], changes, f"cutover {state['id']}: {comment}")
-
-
 def notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
     assert deps.notifier is not None
     topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn")
@@ -139,7 +134,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
         deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
         if changes:
-            state["change_id"] = _submit(deps, state, changes, "convert to weighted pair")
+            state["change_id"] = _swap(deps, state, changes, "convert to weighted pair")
             state["change_status"] = "PENDING"
             deps.store.record(
                 cutover_id, "converted", actor, change_id=state["change_id"],
