@@ -1,20 +1,28 @@
-"""CloudWatch alarm evaluation for the local engine: period by period, M out of N.
+"""CloudWatch alarm evaluation for the local engine: period by period, M out of N, on what is visible.
 
-Each minute the traffic simulator hands over the AWS origin's datapoints; every alarm that
-watches one of the ALB metrics gets its value (a metric's statistic, or a metric-math
-expression), and its state follows CloudWatch's rules: the last ``EvaluationPeriods``
-datapoints, ``DatapointsToAlarm`` of them breaching, and ``TreatMissingData``.
+Each minute the traffic simulator hands over the AWS origin's datapoints for the minute that
+just ended. As in CloudWatch, an ALB datapoint becomes visible some time after its minute ends
+(``METRIC_LAG``: 60-150 s, drawn from the seed), and only while requests flow. Every minute each
+alarm is evaluated over its last ``EvaluationPeriods`` periods, on the datapoints visible at that
+moment: a period whose datapoint is not visible yet counts as missing (``TreatMissingData``
+decides what that means), ``DatapointsToAlarm`` of them breaching puts it in ALARM. A breach is
+therefore seen minutes after it starts, and a check made the moment a bake ends has not seen its
+last minutes.
 """
 
 from __future__ import annotations
 
 import operator
-from collections import deque
+import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import metric_math
+from .clock import VirtualClock
+
+PERIOD = 60.0
+METRIC_LAG = (60.0, 150.0)  # seconds after its minute ends until an ALB datapoint is visible
 
 Value = float | None
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -30,12 +38,12 @@ def metric_value(metric_name: str, statistic: str, datapoint: Mapping[str, Any])
     requests = datapoint.get("RequestCount", 0)
     if metric_name == "RequestCount":
         return float(requests) if requests else None
-    if metric_name == "HTTPCode_Target_5XX_Count":
-        errors = datapoint.get("HTTPCode_Target_5XX_Count", 0)
+    if metric_name in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
+        errors = datapoint.get(metric_name, 0)
         return float(errors) if errors else None  # the ALB publishes no zero counts
     if metric_name == "TargetResponseTime":
-        if not requests:
-            return None
+        if not datapoint.get("TargetResponseTime") or datapoint["TargetResponseTime"].get("p99") is None:
+            return None  # no request reached a target (none healthy): no response time at all
         if statistic.startswith("p"):
             return float(datapoint["TargetResponseTime"][statistic])
         return float(datapoint["TargetResponseTime"]["Average"])
@@ -47,7 +55,6 @@ class Alarm:
     name: str
     definition: dict[str, Any]
     state: str
-    values: deque[Value] = field(default_factory=deque)
 
     @property
     def periods(self) -> int:
@@ -75,12 +82,8 @@ class Alarm:
         statistic = d.get("ExtendedStatistic") or d.get("Statistic", "Average")
         return metric_value(d["MetricName"], statistic, datapoint)
 
-    def observe(self, datapoint: Mapping[str, Any]) -> tuple[str, str]:
-        """Add one period's datapoint; return (new state, reason)."""
-        self.values.append(self.value(datapoint))
-        while len(self.values) > self.periods:
-            self.values.popleft()
-        window = list(self.values)
+    def judge(self, window: list[Value]) -> tuple[str, str]:
+        """The state over the last ``periods`` values, oldest first (None: no datapoint)."""
         treat = self.definition.get("TreatMissingData", "missing")
         compare = _COMPARISONS[self.definition["ComparisonOperator"]]
         threshold = float(self.definition["Threshold"])
@@ -99,15 +102,50 @@ class Alarm:
 
 
 class AlarmEvaluator:
-    """Evaluates the given metric alarms each period; ``on_change`` hears each state change."""
+    """Evaluates the given metric alarms every minute on the visible datapoints; ``on_change``
+    hears each state change, ``on_visible`` each datapoint the moment it becomes visible."""
 
-    def __init__(self, definitions: list[dict[str, Any]], on_change: Callable[[str, str, str, str], None]):
+    def __init__(self, definitions: list[dict[str, Any]], on_change: Callable[[str, str, str, str], None],
+                 clock: VirtualClock, seed: int = 0, lag: tuple[float, float] = METRIC_LAG,
+                 on_visible: Callable[[int, Mapping[str, Any]], None] = lambda period, datapoint: None):
         self.alarms = [Alarm(d["AlarmName"], d, d.get("StateValue", "INSUFFICIENT_DATA")) for d in definitions]
-        self.on_change = on_change
+        self.on_change, self.clock, self.lag, self.on_visible = on_change, clock, lag, on_visible
+        self.rng = random.Random(f"{seed}/metric-lag")  # noqa: S311 - a reproducible simulation
+        self.visible: dict[int, Mapping[str, Any]] = {}
+        self.visible_at: dict[int, float] = {}
 
-    def observe(self, datapoint: Mapping[str, Any]) -> None:
+    def start(self) -> None:
+        """Evaluate every minute, half-way through it (CloudWatch's evaluations are not aligned
+        with the moment a minute ends)."""
+        self.clock.call_at(PERIOD / 2, self._tick)
+
+    def ended(self, period: int, datapoint: Mapping[str, Any]) -> None:
+        """Period ``period`` (``[60 p, 60 p + 60)`` since the start) ended with this datapoint;
+        it becomes visible after the metric lag, and only if requests flowed."""
+        if not datapoint.get("RequestCount") and not datapoint.get("HTTPCode_ELB_5XX_Count"):
+            return  # the ALB publishes nothing for a minute without requests
+        at = (period + 1) * PERIOD + self.rng.uniform(*self.lag)
+        self.visible_at[period] = at
+
+        def show() -> None:
+            self.visible[period] = datapoint
+            self.on_visible(period, datapoint)
+
+        self.clock.call_at(at, show)
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed
+        self.evaluate(int(now // PERIOD) - 1)
+        self.clock.call_at(now + PERIOD, self._tick)
+
+    def evaluate(self, newest: int) -> None:
+        """Evaluate every alarm over the periods up to ``newest`` (the last one that ended)."""
         for alarm in self.alarms:
-            new, reason = alarm.observe(datapoint)
+            window = [alarm.value(self.visible[p]) if p in self.visible else None
+                      for p in range(newest - alarm.periods + 1, newest + 1) if p >= 0]
+            if not window:
+                continue
+            new, reason = alarm.judge(window)
             if new != alarm.state:
                 old, alarm.state = alarm.state, new
                 self.on_change(alarm.name, old, new, reason)

@@ -5,9 +5,24 @@
   environment applied and the layer's ``cutover`` package importable;
 - the state machine is created from ``statemachines/cutover.asl.json`` with its
   ``DefinitionSubstitutions`` resolved, and runs on moto's ASL interpreter;
-- Wait states, Retry intervals, task timeouts and SDK retry backoff run on a ``VirtualClock``
-  (an hour takes milliseconds); the waits of ``.waitForTaskToken`` callbacks do not yet;
+- Wait states, Retry intervals, task timeouts, SDK retry backoff and the waits of
+  ``.waitForTaskToken`` callbacks run on a ``VirtualClock`` (an hour takes milliseconds);
 - Route 53 is strict (``StrictRoute53``) and CloudWatch serves alarm history (``AlarmHistory``).
+
+And it is as harsh as AWS where a cutover depends on it (``Harshness``, every behaviour on,
+every draw from the engine's seed; ``harsh.py`` has the service side):
+- a function runs against its template ``Timeout``: time spent inside it (SDK backoff included)
+  counts, and past it the invocation is killed at its next AWS call or wait and Step Functions
+  sees ``Lambda.Unknown``; a function can also crash at any call, or lose its response after its
+  side effects (``Lambda.SdkClientException``);
+- EventBridge targets run asynchronously: on error Lambda retries twice (about 1 and 3 minutes
+  later), then sends the event to the function's on-failure destination or dead-letter queue,
+  or drops it (counted in ``async_dropped``);
+- execution status events are best effort (delayed, sometimes dropped); alarm events can be
+  late or come twice;
+- one Route 53 request budget for the whole account; GSI reads are eventually consistent;
+- hooks (``before_call``) let a test or the chaos campaign run another function in the middle
+  of one, at a chosen AWS call, as concurrent Lambdas do.
 
 Traffic, alarm evaluation and alarm events are added on top by ``rehearsal.py``; tests may set
 alarm states directly instead. Schedules (EventBridge Scheduler, scheduled rules) are not
@@ -16,10 +31,12 @@ simulated yet.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 import json
 import os
+import random
 import threading
 import time
 import traceback
@@ -33,28 +50,59 @@ from typing import Any
 
 import boto3
 from botocore import endpoint as botocore_endpoint
+from botocore.retries import standard as botocore_retries
 from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as wait_timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 
 from cutover import clock as domain_clock
 from cutover.adapters import clients
-from cutover.adapters.clients import client
 from cutover.handler import deps
 
 from . import patch_points
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
 from .eventbridge import EventBus, execution_status_change, rules_from_template
+from .harsh import Outage, Patches, ServiceFaults, StaleIndex, StrictStepFunctions, TokenBucket, tag_workers
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 POLL_SECONDS = 0.02  # the interpreter runs on a thread; a tighter poll starves it
+# While an execution only waits for a task token, nothing else moves time: the engine moves
+# it by this much per poll, so traffic, alarms and timers go on as they would in AWS.
+IDLE_STEP_SECONDS = 30.0
+# After an execution ends, what AWS still does (a late status event, Lambda's asynchronous
+# retries at about 1 and 3 minutes) is over within this much virtual time.
+SETTLE_SECONDS = 600.0
+
+
+@dataclass
+class Harshness:
+    """The AWS behaviours the engine imposes (``../shared/DESIGN.md``: where AWS is harsher).
+
+    Every one is on by default; what is random is drawn from the engine's seed.
+    """
+
+    lambda_timeouts: bool = True  # the template's Timeout kills an invocation
+    async_retry_after: tuple[float, float] = (60.0, 120.0)  # Lambda's two retries of an async event
+    status_event_delay: tuple[float, float] = (0.0, 20.0)  # "Execution Status Change": best effort
+    status_event_drop: float = 0.02
+    alarm_event_delay: tuple[float, float] = (0.0, 15.0)  # alarm events: guaranteed, may be late
+    alarm_event_duplicate: float = 0.05  # ... or come twice
+    index_lag: tuple[float, float] = (0.0, 2.0)  # a GSI sees a write this long after it
+    route53_rate: float = 5.0  # requests per second for the whole account
+
+    @classmethod
+    def kind(cls) -> Harshness:
+        """The engine as kind as moto (for comparison only: nothing passes because of it)."""
+        return cls(lambda_timeouts=False, status_event_delay=(0, 0), status_event_drop=0.0,
+                   alarm_event_delay=(0, 0), alarm_event_duplicate=0.0, index_lag=(0, 0), route53_rate=0.0)
 
 
 @dataclass
@@ -65,6 +113,7 @@ class Invocation:
     virtual_at: float
     result: dict[str, Any] | None = None
     message: str | None = None
+    number: int = 0  # the nth invocation of this function
 
 
 @dataclass
@@ -73,6 +122,8 @@ class _Function:
     name: str
     module: ModuleType
     environment: dict[str, str]
+    timeout: float = 3.0
+    on_failure: tuple[str, str] | None = None  # (kind, ARN): "destination" or "dlq"
 
 
 @dataclass
@@ -85,14 +136,44 @@ class Stack:
     topic_arn: str
 
 
-class _VirtualTime:
-    """Stands in for the ``time`` module inside moto's retrier: sleeping advances the clock."""
+@dataclass(frozen=True)
+class CallSite:
+    """A function about to make an AWS call: the point where faults and interleavings land."""
 
-    def __init__(self, clock: VirtualClock) -> None:
-        self._clock = clock
+    function: str  # logical id
+    service: str
+    operation: str
+    call: int  # 1 for the invocation's first AWS call
+    invocation: int  # 1 for the function's first invocation
+
+
+class Killed(BaseException):  # noqa: N818 - what happens to the process, not an error it handles
+    """The Lambda runtime ends the invocation (timeout or crash): no handler code runs on.
+
+    A BaseException so that no ``except Exception`` in the function can swallow it."""
+
+    def __init__(self, why: str, timed_out: bool) -> None:
+        super().__init__(why)
+        self.timed_out = timed_out
+
+
+@dataclass
+class _Frame:
+    function: _Function
+    deadline: float
+    invocation: int
+    calls: int = 0
+
+
+class _VirtualTime:
+    """Stands in for the ``time`` module where something sleeps: sleeping advances the clock,
+    and a sleep inside a function that would pass its timeout kills the invocation there."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def sleep(self, seconds: float) -> None:
-        self._clock.advance(seconds)
+        self._engine.spend(seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -104,19 +185,40 @@ class Engine:
 
     clock: VirtualClock = field(default_factory=VirtualClock)
     route53: StrictRoute53 = field(default_factory=StrictRoute53)
+    seed: int = 0
+    harsh: Harshness = field(default_factory=Harshness)
+    # a harness fault run before a function's handler (its calls are not the function's)
     faults: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     invocations: list[Invocation] = field(default_factory=list)
-    # called on the interpreter's thread after every Lambda invocation, in order
+    # called after every Lambda invocation, in order
     on_invocation: list[Callable[[Invocation], None]] = field(default_factory=list)
+    # called before every AWS call a function makes (may raise Killed, hang, or run another function)
+    before_call: list[Callable[[CallSite], None]] = field(default_factory=list)
+    # after an invocation's side effects: True loses its response (the caller sees an SDK error)
+    lose_response: list[Callable[[Invocation], bool]] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
     # the AWS API calls each function made, as IAM actions ("route53:ChangeResourceRecordSets")
     api_calls: dict[str, set[str]] = field(default_factory=dict)
-    _running: threading.local = field(default_factory=threading.local)
+    async_dropped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    async_sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (function, ARN, record)
+    status_events_dropped: int = 0
     # One Lambda invocation at a time: each applies its function's environment to the process.
     _invoking: Any = field(default_factory=threading.RLock)
+    _local: threading.local = field(default_factory=threading.local)
     stack: Stack | None = None
     events: EventBus | None = None
+    sfn: StrictStepFunctions | None = None
+    stale_index: StaleIndex | None = None
+    service_faults: ServiceFaults | None = None
     _announced: set[str] = field(default_factory=set)
+    ended_at: dict[str, float] = field(default_factory=dict)  # execution ARN -> virtual seconds
+    _counts: dict[str, int] = field(default_factory=dict)
+    _token_waits: int = 0
     _exits: list[Callable[[], None]] = field(default_factory=list)
+
+    def rng(self, purpose: str) -> random.Random:
+        """A random stream of its own for each purpose, from the engine's seed."""
+        return random.Random(f"{self.seed}/{purpose}")  # noqa: S311 - a reproducible simulation
 
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Engine:
@@ -133,19 +235,35 @@ class Engine:
         self._exits.append(lambda: domain_clock.set_source(None))
         clients.reset()
         self._exits.append(clients.reset)
+        if self.harsh.route53_rate > 0:
+            self.route53.budget = TokenBucket(self.clock, self.harsh.route53_rate, self.harsh.route53_rate)
         self.route53.install()
         self._exits.append(self.route53.uninstall)
         history = AlarmHistory().install()
         self._exits.append(history.uninstall)
         boto3.setup_default_session()  # a fresh session: its clients carry the hook below
         boto3.DEFAULT_SESSION.events.register("before-call", self._on_api_call)
-        self._patch(botocore_endpoint, "time", _VirtualTime(self.clock))  # SDK retry backoff
-        self._patch(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
-        self._patch(wait_function.WaitFunction, "_wait_interval",
+        patches = Patches()
+        self._exits.append(patches.undo)
+        virtual_time = _VirtualTime(self)
+        patches.set(botocore_endpoint, "time", virtual_time)  # SDK retry backoff
+        backoff = self.rng("sdk-backoff")
+        patches.set(botocore_retries.ExponentialBackoff, "delay_amount", _seeded_delay(backoff))
+        patches.set(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
+        patches.set(wait_function.WaitFunction, "_wait_interval",
                     lambda _self, env, wait_seconds: self.clock.advance(wait_seconds, lambda: not env.is_running()))
-        self._patch(retrier_decl, "time", _VirtualTime(self.clock))
-        self._patch(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
-        self._patch(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
+        patches.set(retrier_decl, "time", virtual_time)
+        patches.set(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
+        patches.set(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
+        patches.set(sfn_callback.CallbackEndpoint, "wait", self._token_wait())
+        tag_workers(patches)
+        self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended)
+        self.sfn.install(patches)
+        lag = self.rng("index-lag")
+        self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
+        self.stale_index.install(patches)
+        self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
+        self.service_faults.install(patches)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,14 +271,11 @@ class Engine:
             self._exits.pop()()
         deps.cache_clear()
 
-    def _patch(self, owner: Any, name: str, value: Any) -> None:
-        original = getattr(owner, name)
-        setattr(owner, name, value)
-        self._exits.append(lambda: setattr(owner, name, original))
-
     # deploy ------------------------------------------------------------------------------
-    def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local") -> Stack:
-        template = load()
+    def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local",
+               template: dict[str, Any] | None = None) -> Stack:
+        """Deploy ``template.yaml`` (or ``template``, a changed copy of it, in a test)."""
+        template = copy.deepcopy(template) if template is not None else load()
         resources = template["Resources"]
         refs: dict[str, Any] = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                                 "AWS::StackName": stack_name}
@@ -177,6 +292,12 @@ class Engine:
         attrs[("CutoverTable", "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
         topic = boto3.client("sns").create_topic(Name=f"{stack_name}-topic")["TopicArn"]
         refs["CutoverTopic"] = topic
+        for logical, spec in resources.items():
+            if spec["Type"] == "AWS::SQS::Queue":  # where failed asynchronous events go
+                url = boto3.client("sqs").create_queue(QueueName=f"{stack_name}-{logical}")["QueueUrl"]
+                refs[logical] = url
+                attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stack_name}-{logical}"
+                attrs[(logical, "QueueName")] = f"{stack_name}-{logical}"
         # The layer is the installed ``cutover`` package itself: handlers import it directly.
         refs["CutoverLayer"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{stack_name}-cutover:1"
 
@@ -185,21 +306,26 @@ class Engine:
         code = _empty_zip()
         functions_by_logical: dict[str, _Function] = {}
         for logical, spec in resources.items():
+            if spec["Type"] == "AWS::Serverless::Function":
+                name = f"{stack_name}-{logical}"
+                refs[logical], attrs[(logical, "Arn")] = name, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        for logical, spec in resources.items():
             if spec["Type"] != "AWS::Serverless::Function":
                 continue
             props = spec["Properties"]
-            name = f"{stack_name}-{logical}"
-            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-            refs[logical], attrs[(logical, "Arn")] = name, arn
+            name = refs[logical]
             variables = {**globals_.get("Environment", {}).get("Variables", {}),
                          **props.get("Environment", {}).get("Variables", {})}
             environment = {k: str(resolve(v, refs, attrs)) for k, v in variables.items()}
+            timeout = int(props.get("Timeout", globals_.get("Timeout", 3)))
             boto3.client("lambda").create_function(
                 FunctionName=name, Runtime=props.get("Runtime", globals_.get("Runtime")), Role=role,
-                Handler=props["Handler"], Code={"ZipFile": code}, Timeout=props.get("Timeout", globals_.get("Timeout", 3)),
+                Handler=props["Handler"], Code={"ZipFile": code}, Timeout=timeout,
                 Environment={"Variables": environment},
             )
-            functions_by_logical[logical] = _Function(logical, name, _load_handler(PROJECT_ROOT / props["CodeUri"], props["Handler"]), environment)
+            functions_by_logical[logical] = _Function(
+                logical, name, _load_handler(PROJECT_ROOT / props["CodeUri"], props["Handler"]), environment,
+                timeout, _on_failure(props, lambda value: resolve(value, refs, attrs)))
 
         machine = resources["CutoverStateMachine"]["Properties"]
         substitutions = {k: resolve(v, refs, attrs) for k, v in machine["DefinitionSubstitutions"].items()}
@@ -210,11 +336,12 @@ class Engine:
             name=f"{stack_name}-cutover", definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"),
         )["stateMachineArn"]
         refs["CutoverStateMachine"] = arn
+        attrs[("CutoverStateMachine", "Name")] = f"{stack_name}-cutover"
         outputs = {k: str(resolve(v["Value"], refs, attrs)) for k, v in template.get("Outputs", {}).items()}
         self.stack = Stack(stack_name, outputs, {f.name: f for f in functions_by_logical.values()}, arn, table, topic)
         rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()},
                                     lambda value: resolve(value, refs, attrs))
-        self.events = EventBus(rules, self._invoke_target)
+        self.events = EventBus(rules, self.invoke_async, self.clock, self._delivery(), self._record_drop)
         deps.cache_clear()
         return self.stack
 
@@ -225,38 +352,61 @@ class Engine:
             stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(plan)
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 60.0, on_poll: Callable[[], None] | None = None) -> dict[str, Any]:
+    def wait(self, execution_arn: str, timeout: float = 60.0, on_poll: Callable[[], None] | None = None,
+             virtual_limit: float | None = None) -> dict[str, Any]:
         """Poll until the execution ends (real seconds, not virtual); ``on_poll`` runs between polls
-        on this thread (a rehearsal's operator acts there)."""
+        on this thread (a rehearsal's operator acts there). While the execution only waits for a
+        task token, virtual time moves on by itself (``IDLE_STEP_SECONDS`` a poll), up to
+        ``virtual_limit`` seconds since the clock's start."""
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
-                self._ended(described)
                 return described
             if on_poll:
                 on_poll()
+            if self._token_waits and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
+                with self._invoking:
+                    self.clock.advance(IDLE_STEP_SECONDS)
+            elif virtual_limit is not None and self.clock.elapsed >= virtual_limit:
+                return described
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s of wall time")
 
-    def run(self, plan: dict[str, Any], name: str = "rehearsal-1") -> dict[str, Any]:
-        return self.wait(self.start(plan, name))
+    def run(self, plan: dict[str, Any], name: str = "rehearsal-1", settle: float = SETTLE_SECONDS) -> dict[str, Any]:
+        """Run an execution to its end, then let the world go on for ``settle`` virtual seconds
+        (late events, asynchronous retries), as it does in AWS after an execution ends."""
+        described = self.wait(self.start(plan, name))
+        self.settle(settle)
+        return described
+
+    def settle(self, seconds: float = SETTLE_SECONDS) -> None:
+        """Let ``seconds`` of virtual time pass with nothing running (timers fire on the way)."""
+        with self._invoking:
+            self.clock.advance(seconds)
 
     def announce_ended(self) -> None:
-        """Tell EventBridge of every execution that has ended since the last call (local endpoint)."""
-        if not self.stack:
-            return
-        sfn = boto3.client("stepfunctions")
-        for execution in sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]:
-            if execution["status"] != "RUNNING" and execution["executionArn"] not in self._announced:
-                self._ended(sfn.describe_execution(executionArn=execution["executionArn"]))
+        """Kept for the local endpoint: every execution's end is told the moment it happens."""
 
-    def _ended(self, described: dict[str, Any]) -> None:
-        """EventBridge hears of each execution's end once (what the safety net listens to)."""
-        if described["executionArn"] in self._announced or self.events is None:
+    def _execution_ended(self, execution: Any) -> None:
+        """EventBridge hears of each execution's end once, best effort (the safety net's trigger)."""
+        if execution.execution_arn in self._announced or self.events is None:
             return
-        self._announced.add(described["executionArn"])
+        self._announced.add(execution.execution_arn)
+        self.ended_at[execution.execution_arn] = self.clock.elapsed
+        described = {
+            "executionArn": execution.execution_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.exec_status.value,
+            "startDate": execution.start_date,
+            "stopDate": execution.stop_date,
+            "input": execution.input_data if isinstance(execution.input_data, str) else json.dumps(execution.input_data),
+            "output": getattr(execution, "output", None) and json.dumps(execution.output),
+            "error": getattr(execution, "error", None),
+            "cause": getattr(execution, "cause", None),
+        }
         self.events.put(execution_status_change(described, ACCOUNT, REGION, self.clock.now()))
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -270,50 +420,227 @@ class Engine:
                 return events
             kwargs["nextToken"] = page["nextToken"]
 
-    def _invoke_target(self, function_name: str, event: dict[str, Any]) -> None:
-        """Deliver an event to a Lambda target, as EventBridge does (asynchronously in AWS)."""
-        client("lambda").invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event))
+    # EventBridge and asynchronous invocation -------------------------------------------------
+    def _delivery(self) -> Callable[[dict[str, Any]], list[float]]:
+        """When each event reaches its targets: delays in seconds, one per copy (none: dropped)."""
+        rng = self.rng("eventbridge")
+        harsh = self.harsh
+
+        def delays(event: dict[str, Any]) -> list[float]:
+            if event.get("detail-type") == "Step Functions Execution Status Change":
+                if rng.random() < harsh.status_event_drop:
+                    return []
+                return [rng.uniform(*harsh.status_event_delay)]
+            if event.get("detail-type") == "CloudWatch Alarm State Change":
+                first = rng.uniform(*harsh.alarm_event_delay)
+                if rng.random() < harsh.alarm_event_duplicate:
+                    return [first, first + rng.uniform(0, 60)]
+                return [first]
+            return [0.0]
+
+        return delays
+
+    def _record_drop(self, event: dict[str, Any]) -> None:
+        self.status_events_dropped += 1
+
+    def invoke_async(self, function_name: str, event: dict[str, Any], attempt: int = 1) -> None:
+        """Invoke as Lambda does for EventBridge: on error, two retries, then the on-failure
+        destination or dead-letter queue, or the event is dropped."""
+        payload, errored = self._run(function_name, event)
+        if not errored:
+            return
+        if attempt <= len(self.harsh.async_retry_after):
+            delay = self.harsh.async_retry_after[attempt - 1] * self._retry_rng.uniform(0.9, 1.1)
+            self.clock.call_at(self.clock.elapsed + delay, lambda: self.invoke_async(function_name, event, attempt + 1))
+            return
+        assert self.stack is not None
+        target = self.stack.functions[function_name]
+        if target.on_failure is None:
+            self.async_dropped.append((target.logical_id, event))
+            return
+        kind, arn = target.on_failure
+        record: dict[str, Any] = event if kind == "dlq" else {
+            "version": "1.0", "timestamp": self.clock.now().isoformat(),
+            "requestContext": {"functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": attempt},
+            "requestPayload": event, "responsePayload": json.loads(payload),
+        }
+        self.async_sent.append((target.logical_id, arn, record))
+        service = arn.split(":")[2]
+        if service == "sqs":
+            url = boto3.client("sqs").get_queue_url(QueueName=arn.split(":")[-1])["QueueUrl"]
+            boto3.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+        elif service == "sns":
+            boto3.client("sns").publish(TopicArn=arn, Message=json.dumps(record, default=str))
+
+    @property
+    def _retry_rng(self) -> random.Random:
+        if not hasattr(self._local, "retry_rng"):
+            self._local.retry_rng = self.rng("async-retry")
+        return self._local.retry_rng
 
     # lambda dispatch ---------------------------------------------------------------------
+    def _frames(self) -> list[_Frame | None]:
+        """This thread's invocations, innermost last; None marks the harness acting in between."""
+        if not hasattr(self._local, "frames"):
+            self._local.frames = []
+        return self._local.frames
+
+    def _frame(self) -> _Frame | None:
+        frames = self._frames()
+        return frames[-1] if frames else None
+
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """The harness acts (a hook, a fault): its AWS calls are nobody's, its time kills nobody."""
+        frames = self._frames()
+        frames.append(None)
+        try:
+            yield
+        finally:
+            frames.pop()
+
+    def current(self) -> str | None:
+        """The logical id of the function running on this thread, if any."""
+        frame = self._frame()
+        return frame.function.logical_id if frame else None
+
+    def _busy(self) -> bool:
+        acquired = self._invoking.acquire(blocking=False)
+        if acquired:
+            self._invoking.release()
+        return not acquired
+
+    def spend(self, seconds: float) -> None:
+        """Time passes on this thread (an SDK backoff, a hang): inside a function, past its
+        timeout, the invocation is killed at its deadline."""
+        frame = self._frame()
+        if frame and self.harsh.lambda_timeouts and self.clock.elapsed + seconds >= frame.deadline:
+            self.clock.advance(max(0.0, frame.deadline - self.clock.elapsed))
+            raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
+        self.clock.advance(seconds)
+
+    def hang(self) -> None:
+        """The running function stops answering (a socket that never returns): it is killed at
+        its timeout. For a ``before_call`` hook: the call it was about to make never returns."""
+        frame = next((f for f in reversed(self._frames()) if f is not None), None)
+        assert frame, "hang() is for a running function"
+        self.clock.advance(max(0.0, frame.deadline - self.clock.elapsed))
+        raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
+
     def _on_api_call(self, model: Any, **_: Any) -> None:
-        function = getattr(self._running, "function", None)
-        if function:
-            service = model.service_model.service_name
-            prefix = {"stepfunctions": "states"}.get(service, service)
-            self.api_calls.setdefault(function, set()).add(f"{prefix}:{model.name}")
+        frame = self._frame()
+        if frame is None:
+            return
+        service = model.service_model.service_name
+        prefix = {"stepfunctions": "states"}.get(service, service)
+        self.api_calls.setdefault(frame.function.logical_id, set()).add(f"{prefix}:{model.name}")
+        if self.harsh.lambda_timeouts and self.clock.elapsed >= frame.deadline:
+            raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
+        frame.calls += 1
+        site = CallSite(frame.function.logical_id, service, model.name, frame.calls, frame.invocation)
+        for hook in list(self.before_call):
+            with self.outside():
+                hook(site)
 
     def _record(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
         for listener in self.on_invocation:
             listener(invocation)
 
+    def _run(self, function_name: str, event: Any) -> tuple[str, bool]:
+        """Run one invocation of the real handler; (payload, errored) as Lambda answers."""
+        assert self.stack and self.sfn
+        target = self.stack.functions[function_name]
+        event = event if isinstance(event, dict) else json.loads(event or "{}")
+        with self._invoking, _environment(target.environment):
+            deps.cache_clear()
+            number = self._counts[target.logical_id] = self._counts.get(target.logical_id, 0) + 1
+            frames = self._frames()
+            at = self.clock.elapsed
+            try:
+                fault = self.faults.get(target.logical_id)
+                if fault:
+                    with self.outside():
+                        fault(event)  # the test harness's doing: its calls are not the function's
+                frames.append(_Frame(target, at + target.timeout, number))
+                try:
+                    result = target.module.lambda_handler(event, _Context(function_name))
+                finally:
+                    frames.pop()
+                if self.harsh.lambda_timeouts and self.clock.elapsed > at + target.timeout:
+                    raise Killed(f"Task timed out after {target.timeout:.2f} seconds", True)
+            except Killed as killed:
+                error = "Lambda.Unknown"
+                why = f"{killed} (Sandbox.Timedout)" if killed.timed_out else f"{killed} (Runtime.ExitError)"
+                self._record(Invocation(target.logical_id, event, error, at, message=why, number=number))
+                return json.dumps({"errorMessage": why, "errorType": error}), True
+            except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
+                self._record(Invocation(target.logical_id, event, type(exc).__name__, at, message=str(exc), number=number))
+                payload = {"errorMessage": str(exc), "errorType": type(exc).__name__,
+                           "stackTrace": traceback.format_tb(exc.__traceback__)}
+                return json.dumps(payload), True
+        payload = json.dumps(result, default=str)
+        invocation = Invocation(target.logical_id, event, None, at, result=result, number=number)
+        if self.sfn.payload_too_large(payload):
+            arn = (event.get("cutover") or {}).get("execution_arn") if isinstance(event, dict) else None
+            self.sfn.fail_current(arn, "States.DataLimitExceeded",
+                                  f"The state/task '{target.logical_id}' returned a result larger than 256 KiB")
+        if any(lose(invocation) for lose in list(self.lose_response)):
+            invocation.error, invocation.message = "Lambda.SdkClientException", "the response was lost after the function ran"
+            self._record(invocation)
+            return json.dumps({"errorMessage": invocation.message, "errorType": invocation.error}), True
+        self._record(invocation)
+        return payload, False
+
     def _dispatcher(self) -> Callable[..., tuple[str, bool, str]]:
         engine = self
 
         def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            assert engine.stack
-            target = engine.stack.functions[function.function_name]
-            event = event if isinstance(event, dict) else json.loads(event or "{}")
-            with engine._invoking, _environment(target.environment):
-                deps.cache_clear()
-                outer = getattr(engine._running, "function", None)  # an invocation inside another
-                try:
-                    fault = engine.faults.get(target.logical_id)
-                    if fault:
-                        fault(event)  # the test harness's doing: its calls are not the function's
-                    engine._running.function = target.logical_id
-                    result = target.module.lambda_handler(event, _Context(function))
-                except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
-                    engine._record(Invocation(target.logical_id, event, type(exc).__name__, engine.clock.elapsed, message=str(exc)))
-                    payload = {"errorMessage": str(exc), "errorType": type(exc).__name__,
-                               "stackTrace": traceback.format_tb(exc.__traceback__)}
-                    return json.dumps(payload), True, ""
-                finally:
-                    engine._running.function = outer
-            engine._record(Invocation(target.logical_id, event, None, engine.clock.elapsed, result=result))
-            return json.dumps(result, default=str), False, ""
+            payload, errored = engine._run(function.function_name, event)
+            return payload, errored, ""
 
         return invoke
+
+    def _token_wait(self) -> Callable[..., Any]:
+        """``.waitForTaskToken`` on the virtual clock: its timeout counts virtual seconds, and the
+        engine knows an execution is only waiting (so it may move time on)."""
+        engine = self
+
+        def wait(endpoint: Any, timeout: float | None = None) -> Any:
+            deadline = None if timeout is None else engine.clock.elapsed + timeout
+            engine._token_waits += 1
+            try:
+                while not endpoint._notify_event.wait(0.005):
+                    if deadline is not None and engine.clock.elapsed >= deadline:
+                        break
+            finally:
+                engine._token_waits -= 1
+            return endpoint._outcome
+
+        return wait
+
+
+def _seeded_delay(rng: random.Random) -> Callable[[Any, Any], float]:
+    """botocore's own standard-mode backoff, with its jitter drawn from a seeded stream."""
+    original = botocore_retries.ExponentialBackoff.delay_amount
+
+    def delay_amount(backoff: Any, context: Any) -> float:
+        backoff._random = rng.random
+        return original(backoff, context)
+
+    return delay_amount
+
+
+def _on_failure(props: dict[str, Any], resolve_value: Callable[[Any], Any]) -> tuple[str, str] | None:
+    """Where Lambda sends an asynchronous event after its retries: (kind, ARN), or None."""
+    destination = ((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure")
+    if destination and destination.get("Destination"):
+        return "destination", str(resolve_value(destination["Destination"]))
+    dlq = props.get("DeadLetterQueue")
+    if dlq and dlq.get("TargetArn"):
+        return "dlq", str(resolve_value(dlq["TargetArn"]))
+    return None
 
 
 @dataclass
@@ -324,11 +651,11 @@ class _Context:
 
     @property
     def function_name(self) -> str:
-        return self._function.function_name
+        return self._function
 
     @property
     def invoked_function_arn(self) -> str:
-        return self._function.function_arn
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self._function}"
 
     memory_limit_in_mb: int = 256
     aws_request_id: str = "local-request"

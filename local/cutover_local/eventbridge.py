@@ -3,8 +3,12 @@
 moto stores rules but cannot deliver to Lambda targets (``put_events`` raises
 NotImplementedError for them). Here the rules of ``template.yaml`` (``AWS::Events::Rule``
 resources and functions' ``EventBridgeRule``/``CloudWatchEvent`` events) are matched with moto's
-own event-pattern matcher, and each matching Lambda target is invoked through the Lambda API,
-so the real handler runs with its environment.
+own event-pattern matcher, and each matching Lambda target is invoked asynchronously as Lambda
+does for EventBridge (``Engine.invoke_async``: retries, then the on-failure destination).
+
+Delivery follows ``delivery(event)``: the delays of each copy delivered (none: the event is
+lost). The engine makes Step Functions status events best effort and alarm events sometimes
+late or doubled, as AWS documents.
 """
 
 from __future__ import annotations
@@ -31,25 +35,43 @@ class Rule:
         return EventPattern.load(json.dumps(self.pattern)).matches_event(event)
 
 
+def _at_once(event: dict[str, Any]) -> list[float]:
+    return [0.0]
+
+
 @dataclass
 class EventBus:
     rules: list[Rule]
     invoke: Callable[[str, dict[str, Any]], None]
+    clock: Any = None  # a VirtualClock; needed for delayed deliveries
+    delivery: Callable[[dict[str, Any]], list[float]] = _at_once
+    on_drop: Callable[[dict[str, Any]], None] = lambda event: None
     delivered: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (rule, target, event)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
     unmatched: int = 0
 
     def put(self, event: dict[str, Any]) -> list[str]:
-        """Deliver ``event`` to every target of every matching rule; return the targets."""
-        targets = []
-        for rule in self.rules:
-            if rule.matches(event):
-                for target in rule.targets:
-                    self.delivered.append((rule.name, target, event))
-                    self.invoke(target, event)
-                    targets.append(target)
+        """Deliver ``event`` to every target of every matching rule (now, later, twice, or never,
+        as ``delivery`` says); return the targets it matched."""
+        targets = [(rule.name, target) for rule in self.rules if rule.matches(event) for target in rule.targets]
         if not targets:
             self.unmatched += 1
-        return targets
+            return []
+        delays = self.delivery(event)
+        if not delays:
+            self.dropped.append(event)
+            self.on_drop(event)
+        for delay in delays:
+            if delay <= 0 or self.clock is None:
+                self._deliver(targets, event)
+            else:
+                self.clock.call_at(self.clock.elapsed + delay, lambda t=targets: self._deliver(t, event))
+        return [target for _, target in targets]
+
+    def _deliver(self, targets: list[tuple[str, str]], event: dict[str, Any]) -> None:
+        for rule, target in targets:
+            self.delivered.append((rule, target, event))
+            self.invoke(target, event)
 
 
 def rules_from_template(resources: dict[str, Any], function_names: dict[str, str],

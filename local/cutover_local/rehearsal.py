@@ -6,6 +6,7 @@ import copy
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,9 @@ from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
 # How Step Functions names a failure of the Lambda service itself (not of the function's code).
 LambdaServiceException = type("Lambda.ServiceException", (Exception,), {"__module__": __name__})
 DEFAULT_SEED = 7
+# A rehearsal whose execution still runs after this much virtual time is reported as it stands
+# (an execution waiting for a promotion that never comes).
+VIRTUAL_LIMIT = 3 * 86_400
 
 Printer = Callable[[str], None]
 
@@ -72,7 +76,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         timeline.events.append((at, line))
         say(f"[{_t(at)}] {line}")
 
-    with Engine() as engine:
+    with Engine(seed=seed_value) as engine:
         engine.route53.insync_after = scenario.insync_after
         zone_id = ""
         for record in parsed.records:
@@ -98,7 +102,9 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             engine.events.put(alarm_state_change(alarms[name], old, new, reason, engine.clock.now(), ACCOUNT, REGION))
 
         alarms = {d["AlarmName"]: d for d in definitions}
-        evaluator = AlarmEvaluator(definitions, alarm_changed)
+        evaluator = AlarmEvaluator(definitions, alarm_changed, engine.clock, seed_value,
+                                   on_visible=lambda period, datapoint: publish(datapoint, engine.clock.start + timedelta(minutes=period)))
+        evaluator.start()
         first = parsed.names[0]
 
         def served() -> tuple[int, int, int] | None:
@@ -108,19 +114,16 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
                 return (records[0]["TTL"], 1, 0) if records else None
             return weighted[rr.HEROKU_ID]["TTL"], weighted[rr.HEROKU_ID]["Weight"], weighted[rr.AWS_ID]["Weight"]
 
-        def minute(datapoint: dict[str, Any]) -> None:
-            publish(datapoint, engine.clock.now())
-            evaluator.observe(datapoint)
-
         simulator = TrafficSimulator(engine.clock, served, list(scenario.traffic), timeline.stage_started,
-                                     seed_value, on_minute=[minute])
+                                     seed_value, on_minute=[evaluator.ended])
         simulator.start()
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
         execution_arn = engine.start(raw, name=f"rehearsal-{scenario.name}")
         operator = _Operator(engine, scenario.promote_after, f"rehearsal-{scenario.name}", note)
         engine.on_invocation.append(operator.heard)
-        described = engine.wait(execution_arn, on_poll=operator.act)
+        described = engine.wait(execution_arn, on_poll=operator.act, virtual_limit=VIRTUAL_LIMIT)
+        engine.settle()  # what AWS still does after the end: late events, asynchronous retries
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
@@ -139,25 +142,24 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
 class _Operator:
     """The rehearsal's operator: promotes a stage held for a manual promotion after a while.
 
-    Nothing moves the virtual clock while an execution waits for a task token, so the operator
-    moves it (traffic and alarms go on meanwhile), then invokes the Promote function as
-    ``cutover promote`` would.
+    While an execution waits for a task token the engine moves virtual time on by itself
+    (traffic and alarms go on meanwhile); once ``delay`` has passed the operator invokes the
+    Promote function as ``cutover promote`` would.
     """
 
     def __init__(self, engine: Engine, delay: int, cutover_id: str, note: Callable[[float, str], None]) -> None:
         self.engine, self.delay, self.cutover_id, self.note = engine, delay, cutover_id, note
-        self.pending = False
+        self.pending: float | None = None
 
     def heard(self, inv: Invocation) -> None:
         if inv.function == "HoldForPromotionFunction" and not inv.error:
-            self.pending = True
+            self.pending = inv.virtual_at
             self.note(inv.virtual_at, f"stage {inv.result['stage'] if inv.result else '?'} waits for an operator's promotion")
 
     def act(self) -> None:
-        if not self.pending:
+        if self.pending is None or self.engine.clock.elapsed < self.pending + self.delay:
             return
-        self.pending = False
-        self.engine.clock.advance(self.delay)
+        self.pending = None
         assert self.engine.stack is not None
         answer = boto3.client("lambda").invoke(
             FunctionName=self.engine.stack.outputs["PromoteFunctionName"],
@@ -245,9 +247,9 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
 
 def _rollback_insync(engine: Engine) -> float | None:
     """Virtual seconds at which the first rollback change (an UPSERT batch) became INSYNC."""
-    for submitted, changes in engine.route53.changes.values():
+    for change_id, (_, changes) in engine.route53.changes.items():
         if changes and all(c["Action"] == "UPSERT" for c in changes):
-            insync = submitted.timestamp() + engine.route53.insync_after
+            insync = engine.route53.insync_at(change_id).timestamp()
             return round(insync - engine.clock.start.timestamp(), 3)
     return None
 

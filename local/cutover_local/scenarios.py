@@ -63,8 +63,8 @@ BUILT_IN: dict[str, Scenario] = {
         ),
         Scenario(
             "aws-down",
-            "The AWS origin fails every request from the first stage on.",
-            traffic=(Effect("aws", stage=1, error_rate=1.0, p99_seconds=30.0),),
+            "The AWS origin has no healthy target from the first stage on: the ALB answers every request 503 itself.",
+            traffic=(Effect("aws", stage=1, unhealthy=True),),
         ),
         Scenario(
             "breach-recovers",
@@ -107,7 +107,7 @@ def load(name_or_path: str | None) -> Scenario:
     return from_dict(data, default_name=path.stem)
 
 
-_EFFECT_FIELDS = {"origin", "stage", "after", "for", "min_aws_percent", "error_rate", "p99"}
+_EFFECT_FIELDS = {"origin", "stage", "after", "for", "min_aws_percent", "error_rate", "p99", "unhealthy"}
 
 
 def _effect(item: Any, where: str) -> Effect:
@@ -127,7 +127,10 @@ def _effect(item: Any, where: str) -> Effect:
     rate = item.get("error_rate")
     if rate is not None and not (isinstance(rate, int | float) and 0 <= rate <= 1):
         raise ScenarioInvalid(f"{where}.error_rate: a fraction from 0 to 1")
-    return Effect(item["origin"], item.get("stage"), after, duration, item.get("min_aws_percent"), rate, p99)
+    unhealthy = item.get("unhealthy", False)
+    if not isinstance(unhealthy, bool):
+        raise ScenarioInvalid(f"{where}.unhealthy: true or false (true: no healthy target, the ALB answers 503 itself)")
+    return Effect(item["origin"], item.get("stage"), after, duration, item.get("min_aws_percent"), rate, p99, unhealthy)
 
 
 def _latency(value: Any) -> float:

@@ -4,8 +4,11 @@ moto accepts a CNAME at the apex, weight 256, a duplicate CREATE, simple and wei
 records on one name and a DELETE that does not match; it applies batches record by record
 and answers INSYNC at once with one constant change id. Here every batch goes through
 ``cutover.records.apply_changes`` (all or nothing, Route 53's rules), each change gets its
-own id and stays PENDING for ``insync_after`` seconds of the engine's clock, and throttling
-can be injected.
+own id and stays PENDING for ``insync_after`` seconds of the engine's clock (longer for a change
+submitted while ``stuck`` says so), and throttling can be injected. With a ``budget`` (the
+engine's: five requests a second for the whole account) a call beyond it is answered Throttling,
+whoever makes it. Like Route 53, and unlike the control plane, it accepts every weight at 0,
+keeps a record's health check id and matches a DELETE against it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def _record_of(rs: Any) -> dict[str, Any]:
         record["Weight"] = int(rs.weight)
     if rs.alias_target:
         record["AliasTarget"] = rs.alias_target
+    if getattr(rs, "health_check", None):
+        record["HealthCheckId"] = rs.health_check
     if rs.records:
         record["ResourceRecords"] = [{"Value": v if isinstance(v, str) else v["Value"]} for v in rs.records]
     return record
@@ -70,9 +75,13 @@ class StrictRoute53:
 
     insync_after: float = 0.0  # seconds of the engine's clock a change stays PENDING
     throttle: Callable[[str], bool] = lambda operation: False  # True: answer Throttling
+    budget: Any = None  # a TokenBucket shared by every caller, or None
+    # seconds a change submitted now stays PENDING beyond insync_after (a change stuck PENDING)
+    stuck: Callable[[], float] = lambda: 0.0
     calls: dict[str, int] = field(default_factory=dict)
     changes: dict[str, tuple[datetime, list[dict[str, Any]]]] = field(default_factory=dict)
-    # what each change left in its zone, for ``served``: (submitted, zone id, records)
+    _insync_at: dict[str, datetime] = field(default_factory=dict)
+    # what each change left in its zone, for ``served``: (INSYNC at, zone id, records)
     snapshots: list[tuple[datetime, str, list[dict[str, Any]]]] = field(default_factory=list)
     _applied: list[dict[str, Any]] | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -82,12 +91,15 @@ class StrictRoute53:
         self.calls[operation] = self.calls.get(operation, 0) + 1
         if self.throttle(operation):
             raise Route53Error("Throttling", "Rate exceeded")
+        if self.budget is not None and not self.budget.take():
+            self.calls["Throttled"] = self.calls.get("Throttled", 0) + 1
+            raise Route53Error("Throttling", "Rate exceeded")
 
     def apply(self, backend: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
         zone = backend.get_hosted_zone(zoneid)
         typed = [_typed(c) for c in change_list]
         try:
-            result = apply_changes([_record_of(rs) for rs in zone.rrsets], typed, zone.name)
+            result = apply_changes([_record_of(rs) for rs in zone.rrsets], typed, zone.name, as_route53=True)
         except InvalidChangeBatch as exc:
             raise Route53Error("InvalidChangeBatch", str(exc)) from None
         touched = {bare(c["ResourceRecordSet"]["Name"]) for c in typed}
@@ -111,7 +123,8 @@ class StrictRoute53:
             change_id = f"C{next(engine._ids):012d}"
             submitted = clock.now()
             engine.changes[change_id] = (submitted, [_typed(c) for c in change_list])
-            engine.snapshots.append((submitted, zoneid.split("/")[-1], engine._applied or []))
+            engine._insync_at[change_id] = submitted + timedelta(seconds=engine.insync_after + max(0.0, engine.stuck()))
+            engine.snapshots.append((engine.insync_at(change_id), zoneid.split("/")[-1], engine._applied or []))
             return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
 
         def respond_get_change(response: Any) -> ActionResult:
@@ -150,11 +163,15 @@ class StrictRoute53:
     def served(self, zone_id: str, name: str) -> list[dict[str, Any]]:
         """The records of ``name`` that DNS answers with now: as of the last change that is INSYNC."""
         now = clock.now()
-        for submitted, zone, records in reversed(self.snapshots):
-            if zone == zone_id and now >= submitted + timedelta(seconds=self.insync_after):
-                return [r for r in records if bare(r["Name"]) == bare(name)]
-        return []
+        latest: tuple[datetime, list[dict[str, Any]]] | None = None
+        for insync, zone, records in self.snapshots:
+            if zone == zone_id and now >= insync and (latest is None or insync >= latest[0]):
+                latest = (insync, records)
+        return [r for r in latest[1] if bare(r["Name"]) == bare(name)] if latest else []
+
+    def insync_at(self, change_id: str) -> datetime:
+        submitted, _ = self.changes[change_id]
+        return self._insync_at.get(change_id, submitted + timedelta(seconds=self.insync_after))
 
     def status(self, change_id: str) -> str:
-        submitted, _ = self.changes[change_id]
-        return "INSYNC" if clock.now() >= submitted + timedelta(seconds=self.insync_after) else "PENDING"
+        return "INSYNC" if clock.now() >= self.insync_at(change_id) else "PENDING"

@@ -3,8 +3,10 @@
 Clients resolve the DNS name, keep the answer for its TTL (a share of them ignore TTLs and keep
 it far longer) and send requests to Heroku or AWS. Each origin has an error rate and a p99
 latency, changed over time by the scenario's effects. Every minute the AWS origin's numbers are
-published to CloudWatch like an ALB's (RequestCount, HTTPCode_Target_5XX_Count,
-TargetResponseTime) and handed to the alarm evaluator.
+handed over like an ALB's (RequestCount, HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count,
+TargetResponseTime) to the alarm evaluator, which makes them visible in CloudWatch after the
+metric lag. With no healthy targets the ALB answers 503 itself: those errors count in
+HTTPCode_ELB_5XX_Count only, and no request has a TargetResponseTime.
 
 The clients are modelled as a population, not one by one: each tick, the share of cached
 answers that expire re-resolves with the weights DNS serves at that moment. Randomness (request
@@ -37,6 +39,7 @@ class Effect:
     min_aws_percent: int | None = None  # only while DNS sends at least this share to AWS
     error_rate: float | None = None  # fraction of requests answered 5XX
     p99_seconds: float | None = None
+    unhealthy: bool = False  # no healthy target: the ALB itself answers every request 503
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Sample:
     aws_p99: float | None
     heroku_requests: int
     heroku_errors: int
+    aws_elb_errors: int = 0  # of aws_errors, answered by the ALB itself
 
 
 class TrafficSimulator:
@@ -73,7 +77,7 @@ class TrafficSimulator:
         stage_started: dict[int, float],
         seed: int,
         config: TrafficConfig | None = None,
-        on_minute: list[Callable[[dict[str, Any]], None]] | None = None,
+        on_minute: list[Callable[[int, dict[str, Any]], None]] | None = None,
     ) -> None:
         self.clock, self.served, self.effects, self.stage_started = clock, served, effects, stage_started
         self.config = config or TrafficConfig()
@@ -89,8 +93,9 @@ class TrafficSimulator:
         self.clock.call_at(self.config.tick, self._tick)
 
     # the model ---------------------------------------------------------------------------
-    def _behaviour(self, origin: str, now: float, dns_aws_percent: float) -> tuple[float, float]:
+    def _behaviour(self, origin: str, now: float, dns_aws_percent: float) -> tuple[float, float, bool]:
         error_rate, p99 = self.config.baseline[origin]
+        unhealthy = False
         for effect in self.effects:
             if effect.origin != origin:
                 continue
@@ -103,7 +108,8 @@ class TrafficSimulator:
                 continue
             error_rate = effect.error_rate if effect.error_rate is not None else error_rate
             p99 = effect.p99_seconds if effect.p99_seconds is not None else p99
-        return error_rate, p99
+            unhealthy = unhealthy or effect.unhealthy
+        return error_rate, p99, unhealthy
 
     def _count(self, n: float, p: float) -> int:
         """About n * p, with binomial spread (normal approximation), never negative."""
@@ -128,15 +134,18 @@ class TrafficSimulator:
         requests = self.config.requests_per_second * dt
         aws_n = self._count(requests, share)
         heroku_n = max(0, round(requests) - aws_n)
-        aws_rate, aws_p99 = self._behaviour("aws", now, 100 * p)
-        heroku_rate, _ = self._behaviour("heroku", now, 100 * p)
+        aws_rate, aws_p99, aws_unhealthy = self._behaviour("aws", now, 100 * p)
+        heroku_rate, _, _ = self._behaviour("heroku", now, 100 * p)
         m = self._minute
         m["aws_requests"] += aws_n
-        m["aws_errors"] += self._count(aws_n, aws_rate)
+        if aws_unhealthy:
+            m["aws_elb_errors"] += aws_n  # the ALB answers 503 itself; no target sees the request
+        else:
+            m["aws_errors"] += self._count(aws_n, aws_rate)
+            if aws_n:
+                m["aws_p99"].append(aws_p99 * (1 + 0.05 * self.rng.gauss(0, 1)))
         m["heroku_requests"] += heroku_n
         m["heroku_errors"] += self._count(heroku_n, heroku_rate)
-        if aws_n:
-            m["aws_p99"].append(aws_p99 * (1 + 0.05 * self.rng.gauss(0, 1)))
         m["dns"], m["share"] = 100 * p, share
         self._ticks += 1
         if self._ticks % max(1, round(60 / self.config.tick)) == 0:
@@ -144,20 +153,24 @@ class TrafficSimulator:
         self.clock.call_at(now + self.config.tick, self._tick)
 
     def _empty(self) -> dict[str, Any]:
-        return {"aws_requests": 0, "aws_errors": 0, "heroku_requests": 0, "heroku_errors": 0, "aws_p99": [], "dns": 0.0, "share": 0.0}
+        return {"aws_requests": 0, "aws_errors": 0, "aws_elb_errors": 0, "heroku_requests": 0, "heroku_errors": 0,
+                "aws_p99": [], "dns": 0.0, "share": 0.0}
 
     def _close_minute(self, now: float) -> None:
         m, self._minute = self._minute, self._empty()
         p99 = max(m["aws_p99"]) if m["aws_p99"] else None
-        sample = Sample(now, m["dns"], m["share"], m["aws_requests"], m["aws_errors"], p99, m["heroku_requests"], m["heroku_errors"])
+        sample = Sample(now, m["dns"], m["share"], m["aws_requests"], m["aws_errors"] + m["aws_elb_errors"], p99,
+                        m["heroku_requests"], m["heroku_errors"], m["aws_elb_errors"])
         self.samples.append(sample)
         datapoint = {
             "RequestCount": sample.aws_requests,
-            "HTTPCode_Target_5XX_Count": sample.aws_errors,
-            "TargetResponseTime": {"p99": p99, "Average": (p99 or 0) / 3},
+            "HTTPCode_Target_5XX_Count": m["aws_errors"],
+            "HTTPCode_ELB_5XX_Count": m["aws_elb_errors"],
+            "TargetResponseTime": {"p99": p99, "Average": p99 / 3 if p99 is not None else None},
         }
+        period = round(now / 60) - 1
         for listener in self.on_minute:
-            listener(datapoint)
+            listener(period, datapoint)
 
 
 def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
@@ -166,10 +179,12 @@ def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
     data = []
     if datapoint["RequestCount"]:
         data.append({"MetricName": "RequestCount", "Dimensions": dimensions, "Timestamp": timestamp, "Value": datapoint["RequestCount"], "Unit": "Count"})
+    if datapoint["TargetResponseTime"]["p99"] is not None:
         data.append({"MetricName": "TargetResponseTime", "Dimensions": dimensions, "Timestamp": timestamp,
                      "Value": datapoint["TargetResponseTime"]["p99"], "Unit": "Seconds"})
-    if datapoint["HTTPCode_Target_5XX_Count"]:
-        data.append({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dimensions, "Timestamp": timestamp,
-                     "Value": datapoint["HTTPCode_Target_5XX_Count"], "Unit": "Count"})
+    for count in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
+        if datapoint.get(count):
+            data.append({"MetricName": count, "Dimensions": dimensions, "Timestamp": timestamp,
+                         "Value": datapoint[count], "Unit": "Count"})
     if data:
         client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)

@@ -6,7 +6,7 @@ import boto3
 
 from cutover import records as rr
 from cutover.adapters.store import Store
-from cutover_local.engine import ACCOUNT, REGION
+from cutover_local.engine import ACCOUNT, REGION, Harshness
 from cutover_local.eventbridge import alarm_state_change
 from cutover_local.rehearsal import rehearse
 from cutover_local.scenarios import Scenario
@@ -28,15 +28,18 @@ def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_ala
     assert result["status"] == "ROLLED_BACK"
     fault_at = timeline.stage_started[1] + 180
     alarm_at = next(t for t, name, state in timeline.alarm_changes if state == "ALARM")
-    # the alarm needs 2 of 3 one-minute datapoints; the rollback is submitted when it fires
-    assert fault_at < alarm_at <= fault_at + 3 * 60
-    assert timeline.rollback_submitted_at == alarm_at
+    # the alarm needs 2 of 3 one-minute datapoints, each visible 60-150 s after its minute
+    # ends, judged once a minute: it fires two to six minutes after the errors start
+    assert fault_at + 120 < alarm_at <= fault_at + 6 * 60
+    # the rollback is submitted when the (possibly late) alarm event reaches the listener
+    assert alarm_at <= timeline.rollback_submitted_at <= alarm_at + Harshness().alarm_event_delay[1]
     assert timeline.rollback_submitted_at < timeline.stage_started[1] + 600, "not at the end of the bake"
     assert result["rollback"]["seconds_breach_to_insync"] <= 30
     assert result["stages_completed"] == 0
 
 
 def test_an_execution_stopped_from_outside_ends_on_heroku_through_the_safety_net(engine):
+    engine.harsh.status_event_drop = 0.0  # AWS delivers status events best effort: this test needs it delivered
     def stop():
         arn = boto3.client("stepfunctions").list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"][0]["executionArn"]
         boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped from the console")
@@ -53,6 +56,8 @@ def test_an_execution_stopped_from_outside_ends_on_heroku_through_the_safety_net
 
 
 def test_a_failed_execution_ends_on_heroku_through_the_safety_net(engine):
+    engine.harsh.status_event_drop = 0.0  # delivered (best effort in AWS), late as AWS may be
+
     def broken(event):
         raise InjectedFault("rollback function broken")
 
@@ -67,10 +72,13 @@ def test_a_failed_execution_ends_on_heroku_through_the_safety_net(engine):
 
 
 def test_an_alarm_during_a_bake_stops_the_execution_naming_the_alarm(engine):
+    engine.harsh.status_event_drop = 0.0  # the safety net's check below needs the status event
     at_virtual_second(engine, 3900, lambda: deliver_alarm(engine))
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name="listened")
     assert described["status"] == "ABORTED"
-    assert engine.clock.elapsed < 3700 + 600, "the bake did not run to its end"
+    # the alarm event may reach the listener up to the engine's alarm-event delay late
+    assert engine.ended_at[described["executionArn"]] < 3900 + engine.harsh.alarm_event_delay[1] + 1
+    assert engine.ended_at[described["executionArn"]] < 3700 + 600, "the bake did not run to its end"
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     events = [e["event"] for e in Store(engine.stack.table_name).ledger("listened")]
     assert "rolled_back" in events and "execution_stopped" in events and "safety_net_checked" in events
@@ -78,18 +86,20 @@ def test_an_alarm_during_a_bake_stops_the_execution_naming_the_alarm(engine):
 
 
 def test_abort_wins_over_a_shift_already_under_way(engine):
-    """The listener rolls back after the second Shift has started but before its swap."""
+    """The listener runs inside the second Shift, just before its swap reaches Route 53 (as a
+    concurrent Lambda would); the stop lands while the Shift still runs."""
+    engine.harsh.alarm_event_delay = (0.0, 0.0)  # the event reaches the listener at once
     fired = []
 
-    def alarm_mid_shift(event):
-        if event["cutover"]["stage_index"] == 1 and not fired:
+    def alarm_mid_shift(site):
+        if (site.function, site.operation, site.invocation) == ("ShiftFunction", "ChangeResourceRecordSets", 2) and not fired:
             fired.append(True)
             deliver_alarm(engine)
 
-    engine.faults["ShiftFunction"] = alarm_mid_shift
+    engine.before_call.append(alarm_mid_shift)
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name="interleaved")
     assert fired
-    assert described["status"] in ("ABORTED", "FAILED")
+    assert described["status"] == "ABORTED"
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     failed_shifts = [i for i in engine.invocations if i.function == "ShiftFunction" and i.error]
     assert [i.error for i in failed_shifts] == ["StaleRecords"]

@@ -151,14 +151,24 @@ def from_route53(record: Record) -> Record:
 
 
 _KEYS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "AliasTarget")
+# What else Route 53 holds on a record and matches a DELETE against (a record with a health
+# check is deleted only by a DELETE that names the same health check).
+_HELD_KEYS = (*_KEYS, "HealthCheckId", "Region", "Failover", "MultiValueAnswer", "GeoLocation")
 
 
 def _key(record: Record) -> tuple[str, str, str | None]:
     return bare(record["Name"]), record["Type"], record.get("SetIdentifier")
 
 
-def _same(a: Record, b: Record) -> bool:
+def _same(a: Record, b: Record, held: bool = False) -> bool:
+    if held:
+        return _as_held(a) == _as_held(b)
     return from_route53(a) == from_route53(b)
+
+
+def _as_held(record: Record) -> Record:
+    out = {k: v for k, v in record.items() if k in _HELD_KEYS}
+    return {**out, **from_route53(record)}
 
 
 def _record_problems(record: Record, zone: str) -> list[str]:
@@ -182,8 +192,9 @@ def _record_problems(record: Record, zone: str) -> list[str]:
     return problems
 
 
-def _name_problems(records: list[Record], name: str) -> list[str]:
-    """Rules over all records of one name after a batch."""
+def _name_problems(records: list[Record], name: str, zero_weights_allowed: bool = False) -> list[str]:
+    """Rules over all records of one name after a batch (``zero_weights_allowed``: as Route 53
+    itself, which accepts every weight at 0; the control plane never writes that)."""
     problems = []
     types = {r["Type"] for r in records}
     if "CNAME" in types and len(types) > 1:
@@ -202,7 +213,7 @@ def _name_problems(records: list[Record], name: str) -> list[str]:
             ttls = {r.get("TTL") for r in weighted}
             if len(ttls) > 1:
                 problems.append(f"{name} {rtype}: weighted records must share one TTL, got {sorted(ttls)}")
-            if all(r.get("Weight") == 0 for r in weighted):
+            if not zero_weights_allowed and all(r.get("Weight") == 0 for r in weighted):
                 problems.append(f"{name} {rtype}: every weight is 0 (Route 53 would answer all records equally)")
     return problems
 
@@ -233,25 +244,29 @@ def check_changes(changes: Sequence[Change], zone_name: str) -> None:
         raise InvalidChangeBatch("; ".join(problems))
 
 
-def apply_changes(existing: Sequence[Record], changes: Sequence[Change], zone_name: str) -> list[Record]:
+def apply_changes(existing: Sequence[Record], changes: Sequence[Change], zone_name: str,
+                  as_route53: bool = False) -> list[Record]:
     """What Route 53 does with a batch: all of it or none of it.
 
     Returns the records of the zone after the batch, or raises ``InvalidChangeBatch`` with
     Route 53's reasons (DELETE must match exactly, CREATE must not exist, and the rules of
-    ``_name_problems`` on every name the batch touches).
+    ``_name_problems`` on every name the batch touches). ``as_route53``: the service itself
+    (the local engine): records keep every field Route 53 holds (a health check id) and a DELETE
+    must repeat them, and every weight at 0 is accepted.
     """
     zone = bare(zone_name)
-    current = {_key(r): from_route53(r) for r in existing}
+    normal = _as_held if as_route53 else from_route53
+    current = {_key(r): normal(r) for r in existing}
     problems: list[str] = []
     touched: set[str] = set()
     for change in changes:
-        action, record = change["Action"], from_route53(change["ResourceRecordSet"])
+        action, record = change["Action"], normal(change["ResourceRecordSet"])
         problems.extend(_record_problems(record, zone))
         key = _key(record)
         touched.add(key[0])
         live = current.get(key)
         if action == "DELETE":
-            if live is None or not _same(live, record):
+            if live is None or not _same(live, record, as_route53):
                 problems.append(
                     f"Tried to delete resource record set [name='{key[0]}.', type='{key[1]}'"
                     + (f", set-identifier='{key[2]}'" if key[2] else "")
@@ -271,7 +286,7 @@ def apply_changes(existing: Sequence[Record], changes: Sequence[Change], zone_na
         else:
             current[key] = record
     for name in sorted(touched):
-        problems.extend(_name_problems([r for k, r in current.items() if k[0] == name], name))
+        problems.extend(_name_problems([r for k, r in current.items() if k[0] == name], name, as_route53))
     if problems:
         raise InvalidChangeBatch("; ".join(problems))
     return list(current.values())
