@@ -2,7 +2,8 @@
 
 Operator commands (start, status, list, promote, abort, history): ``operate.py``.
 
-Exit codes: 0 succeeded, 3 rolled back, 2 invalid plan or scenario (nothing changed), 1 anything else.
+Exit codes: 0 succeeded, 3 rolled back, 2 invalid plan or scenario (nothing changed), 1 anything
+else (a chaos replay that breaks an invariant included).
 """
 
 from __future__ import annotations
@@ -50,10 +51,24 @@ def rehearse(args: argparse.Namespace) -> int:
     except (scenarios.ScenarioInvalid, PlanInvalid, OSError) as exc:
         print(f"cutover rehearse: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    try:
-        result, timeline = run(scenario, plan, seed_value=args.seed, say=lambda line: print(line, file=out, flush=True))
-    except PlanInvalid as exc:
-        return report_invalid_plan("rehearse", exc.problems, "nothing was run")
+    say = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    if args.chaos is not None:
+        if args.scenario or args.plan:
+            print("cutover rehearse: --chaos replays a chaos run with its own plan and faults; "
+                  "leave out --scenario and --plan", file=sys.stderr)
+            return EXIT_INVALID
+        from cutover_local import chaos
+
+        replay = chaos.run(args.chaos, say=say)
+        result, timeline, scenario = replay["result"], replay["timeline"], chaos.scenario_for(args.chaos)[0]
+        for line in result["violations"]:
+            say(f"VIOLATION {line}")
+        say(f"{len(result['violations'])} invariant violation(s)")
+    else:
+        try:
+            result, timeline = run(scenario, plan, seed_value=args.seed, say=say)
+        except PlanInvalid as exc:
+            return report_invalid_plan("rehearse", exc.problems, "nothing was run")
     if args.report:
         from cutover_local.report import write_report
 
@@ -61,6 +76,8 @@ def rehearse(args: argparse.Namespace) -> int:
         print(f"report: {args.report}", file=out)
     if args.json:
         print(json.dumps(result, indent=2))
+    if result.get("violations"):
+        return EXIT_FAILED  # a chaos replay that breaks an invariant
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
 
 
@@ -148,6 +165,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", help="a built-in scenario (cutover scenarios) or a scenario YAML file; default: healthy")
     r.add_argument("--plan", help="a plan file (YAML or JSON) to rehearse instead of the scenario's own")
     r.add_argument("--seed", type=int, default=7, help="seed of the traffic simulation (same seed, same result); default 7")
+    r.add_argument("--chaos", type=int, metavar="SEED",
+                   help="replay chaos run SEED (bench/chaos.py): its plan, faults, timeline and invariant violations")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object (progress goes to stderr)")
     r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")

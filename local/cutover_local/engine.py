@@ -237,6 +237,7 @@ class Engine:
         self._exits.append(clients.reset)
         if self.harsh.route53_rate > 0:
             self.route53.budget = TokenBucket(self.clock, self.harsh.route53_rate, self.harsh.route53_rate)
+        self.route53.author = self.current
         self.route53.install()
         self._exits.append(self.route53.uninstall)
         history = AlarmHistory().install()

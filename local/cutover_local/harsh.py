@@ -50,8 +50,10 @@ class Patches:
         self._saved: list[tuple[Any, str, Any, bool]] = []
 
     def set(self, owner: Any, name: str, value: Any) -> None:
-        had = name in getattr(owner, "__dict__", {})
-        self._saved.append((owner, name, getattr(owner, name, None), had))
+        own = getattr(owner, "__dict__", {})
+        had = name in own
+        # the attribute as the owner holds it (a staticmethod stays a staticmethod)
+        self._saved.append((owner, name, own[name] if had else getattr(owner, name, None), had))
         setattr(owner, name, value)
 
     def undo(self) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -20,7 +20,7 @@ from cutover.plan import parse_plan
 
 from . import seed
 from .alarm_eval import AlarmEvaluator
-from .engine import ACCOUNT, REGION, Engine, Invocation
+from .engine import ACCOUNT, REGION, SETTLE_SECONDS, Engine, Invocation
 from .eventbridge import alarm_state_change
 from .scenarios import ORIGINAL_TTL, Scenario
 from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
@@ -56,13 +56,52 @@ def zone_of(name: str) -> str:
     return name.split(".", 1)[1]
 
 
+@dataclass
+class World:
+    """What faults and invariant checks act on during one rehearsal."""
+
+    engine: Engine
+    zone_id: str
+    names: list[str]
+    cutover_id: str
+    plan: dict[str, Any]
+    alarms: dict[str, dict[str, Any]]
+    note: Callable[[float, str], None]
+    notifications_queue: str
+    execution_arn: str = ""
+    ended_at: float | None = None
+    outages_end: float = 0.0  # virtual seconds at which the last injected outage ends
+
+    def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Invoke a deployed function by logical id (as an operator's CLI or the console would)."""
+        assert self.engine.stack is not None
+        name = next(f.name for f in self.engine.stack.functions.values() if f.logical_id == function)
+        answer = boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload))
+        return json.loads(answer["Payload"].read())
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.notifications_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(json.loads(m["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=self.notifications_queue, ReceiptHandle=m["ReceiptHandle"])
+
+
 def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value: int = DEFAULT_SEED,
-             say: Printer = print, alarm_listener: bool = True) -> tuple[dict[str, Any], Timeline]:
+             say: Printer = print, alarm_listener: bool = True, faults: Sequence[Any] = (),
+             inspect: Callable[[World, dict[str, Any]], list[str]] | None = None,
+             original_ttl: int = ORIGINAL_TTL) -> tuple[dict[str, Any], Timeline]:
     """Run ``scenario`` (with ``plan`` instead of its own, if given); return the result and timeline.
 
     ``alarm_listener=False`` leaves alarm events undelivered to the listener, so breaches are
-    acted on only between stages (for comparison). The plan is validated before anything is
-    created: ``PlanInvalid`` propagates unchanged.
+    acted on only between stages (for comparison). ``faults`` (from ``faults.py``) are installed
+    before the execution starts; ``inspect`` runs at the end (after the world settled) and its
+    findings are the result's ``violations``. The plan is validated before anything is created:
+    ``PlanInvalid`` propagates unchanged.
     """
     raw = copy.deepcopy(plan if plan is not None else scenario.plan)
     parsed = parse_plan(raw)  # refuse a bad plan before any world exists
@@ -81,7 +120,10 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         zone_id = ""
         for record in parsed.records:
             heroku = record.heroku_target or "rehearsal-app-1234.herokudns.com"
-            zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, ORIGINAL_TTL)
+            if zone_id:
+                seed.add_heroku_record(zone_id, record.name, heroku, original_ttl)
+            else:
+                zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, original_ttl)
         raw["hosted_zone_id"] = zone_id
         definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER)
         engine.route53.calls.clear()
@@ -118,12 +160,20 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
                                      seed_value, on_minute=[evaluator.ended])
         simulator.start()
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
+        cutover_id = f"rehearsal-{scenario.name}"
+        world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine))
+        for fault in faults:
+            fault.install(world)
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
-        execution_arn = engine.start(raw, name=f"rehearsal-{scenario.name}")
-        operator = _Operator(engine, scenario.promote_after, f"rehearsal-{scenario.name}", note)
+        execution_arn = world.execution_arn = engine.start(raw, name=cutover_id)
+        operator = _Operator(engine, scenario.promote_after, cutover_id, note)
         engine.on_invocation.append(operator.heard)
         described = engine.wait(execution_arn, on_poll=operator.act, virtual_limit=VIRTUAL_LIMIT)
-        engine.settle()  # what AWS still does after the end: late events, asynchronous retries
+        world.ended_at = engine.ended_at.get(execution_arn)
+        # what AWS still does after the end (late events, asynchronous retries), and until any
+        # injected outage is over
+        engine.settle(max(0.0, world.outages_end - engine.clock.elapsed) + SETTLE_SECONDS)
+        violations = inspect(world, described) if inspect else []
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
@@ -135,6 +185,8 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         saved = Store(engine.stack.table_name).state(described["name"]) if engine.stack else None
         reason = (saved or {}).get("rollback_reason") or described.get("cause")
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
+        if inspect:
+            result["violations"] = violations
     say(_summary(result))
     return result, timeline
 
@@ -167,6 +219,16 @@ class _Operator:
         )
         outcome = json.loads(answer["Payload"].read())
         self.note(self.engine.clock.elapsed, "operator: cutover promote" + ("" if outcome.get("promoted") else f" refused: {outcome}"))
+
+
+def _subscribe(engine: Engine) -> str:
+    """A queue subscribed to the stack's topic: every notification the control plane sends."""
+    assert engine.stack is not None
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="rehearsal-notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=engine.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
 
 
 def _inject_faults(engine: Engine, scenario: Scenario) -> None:

@@ -16,12 +16,17 @@ def zone_with_heroku_record(zone: str, name: str, heroku_target: str, ttl: int =
     """Create ``zone`` holding ``name`` as a simple CNAME to ``heroku_target``; return the zone id."""
     r53 = boto3.client("route53")
     zone_id = r53.create_hosted_zone(Name=zone, CallerReference=f"seed-{zone}")["HostedZone"]["Id"].split("/")[-1]
-    r53.change_resource_record_sets(
+    add_heroku_record(zone_id, name, heroku_target, ttl)
+    return zone_id
+
+
+def add_heroku_record(zone_id: str, name: str, heroku_target: str, ttl: int = 3600) -> None:
+    """Add ``name`` to the zone as a simple CNAME to ``heroku_target``."""
+    boto3.client("route53").change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
             "Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": heroku_target}]}}]},
     )
-    return zone_id
 
 
 def alarms(names: Iterable[str], state: str = "OK") -> None:

@@ -78,6 +78,9 @@ class StrictRoute53:
     budget: Any = None  # a TokenBucket shared by every caller, or None
     # seconds a change submitted now stays PENDING beyond insync_after (a change stuck PENDING)
     stuck: Callable[[], float] = lambda: 0.0
+    author: Callable[[], str | None] = lambda: None  # who submits (the engine: the running function)
+    # change id -> (author, comment): None for the harness (a hand edit, the seed)
+    origins: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     changes: dict[str, tuple[datetime, list[dict[str, Any]]]] = field(default_factory=dict)
     _insync_at: dict[str, datetime] = field(default_factory=dict)
@@ -123,6 +126,7 @@ class StrictRoute53:
             change_id = f"C{next(engine._ids):012d}"
             submitted = clock.now()
             engine.changes[change_id] = (submitted, [_typed(c) for c in change_list])
+            engine.origins[change_id] = (engine.author(), response._get_param("ChangeBatch.Comment") or "")
             engine._insync_at[change_id] = submitted + timedelta(seconds=engine.insync_after + max(0.0, engine.stuck()))
             engine.snapshots.append((engine.insync_at(change_id), zoneid.split("/")[-1], engine._applied or []))
             return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
