@@ -135,11 +135,16 @@ class AlarmEvaluator:
 
     def _tick(self) -> None:
         now = self.clock.elapsed
-        self.evaluate(int(now // PERIOD) - 1)
+        # CloudWatch judges the newest periods it has data for; a period with no datapoint counts
+        # (as missing) once its datapoint can no longer arrive.
+        settled = int((now - self.lag[1]) // PERIOD) - 1
+        newest = max([settled, *(p for p in self.visible)])
+        if newest >= 0:
+            self.evaluate(newest)
         self.clock.call_at(now + PERIOD, self._tick)
 
     def evaluate(self, newest: int) -> None:
-        """Evaluate every alarm over the periods up to ``newest`` (the last one that ended)."""
+        """Evaluate every alarm over the periods up to ``newest``."""
         for alarm in self.alarms:
             window = [alarm.value(self.visible[p]) if p in self.visible else None
                       for p in range(newest - alarm.periods + 1, newest + 1) if p >= 0]

@@ -584,8 +584,8 @@ class Engine:
         payload = json.dumps(result, default=str)
         invocation = Invocation(target.logical_id, event, None, at, result=result, number=number)
         if self.sfn.payload_too_large(payload):
-            arn = (event.get("cutover") or {}).get("execution_arn") if isinstance(event, dict) else None
-            self.sfn.fail_current(arn, "States.DataLimitExceeded",
+            state = event.get("cutover") if isinstance(event, dict) else None
+            self.sfn.fail_current((state or {}).get("execution_arn") or (state or {}).get("id"), "States.DataLimitExceeded",
                                   f"The state/task '{target.logical_id}' returned a result larger than 256 KiB")
         if any(lose(invocation) for lose in list(self.lose_response)):
             invocation.error, invocation.message = "Lambda.SdkClientException", "the response was lost after the function ran"

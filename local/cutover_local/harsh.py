@@ -32,7 +32,7 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.dynamodb.models import table as ddb_table
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser import models as sfn_models
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, ExecutionStatus, InvalidToken, TaskTimedOut
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.backend import execution as sfn_execution
@@ -179,10 +179,13 @@ class StrictStepFunctions:
     def payload_too_large(self, payload: str) -> bool:
         return len(payload.encode()) > self.payload_limit
 
-    def fail_current(self, function_execution_arn: str | None, error: str, cause: str) -> None:
-        for execution in self._running():
-            if function_execution_arn is None or execution.execution_arn == function_execution_arn:
-                self.end(execution, "FAILED", error, cause)
+    def fail_current(self, execution_id: str | None, error: str, cause: str) -> None:
+        """Fail the running execution named or identified by ``execution_id`` (every running one
+        when it is not known)."""
+        running = self._running()
+        named = [e for e in running if execution_id in (e.execution_arn, e.name)]
+        for execution in named or running:
+            self.end(execution, "FAILED", error, cause)
 
     def _running(self) -> list[Any]:
         return [execution for execution, _ in list(self._envs.values()) if execution.exec_status == ExecutionStatus.RUNNING]
@@ -248,7 +251,7 @@ class StrictStepFunctions:
         """A token is alive once: answered, or its execution ended, it is dead (TaskTimedOut)."""
         with self._lock:
             if token in self.dead_tokens:
-                raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+                raise InjectedServiceError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'", 400)
             for execution in backend._get_executions(ExecutionStatus.RUNNING):
                 env = execution.exec_worker.env if execution.exec_worker else None
                 if env is None or token not in env.callback_pool_manager._pool:
@@ -263,8 +266,8 @@ class StrictStepFunctions:
             )
             if known:
                 self.dead_tokens.add(token)
-                raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
-            raise InvalidToken("Invalid Token: 'Invalid token'")
+                raise InjectedServiceError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'", 400)
+            raise InjectedServiceError("InvalidToken", "Invalid Token: 'Invalid token'", 400)
 
 
 def _execution_of(worker: Any) -> Any:

@@ -43,8 +43,8 @@ def _record_of(rs: Any) -> dict[str, Any]:
         record["Weight"] = int(rs.weight)
     if rs.alias_target:
         record["AliasTarget"] = rs.alias_target
-    if getattr(rs, "health_check", None):
-        record["HealthCheckId"] = rs.health_check
+    if getattr(rs, "health_check_id", None):
+        record["HealthCheckId"] = rs.health_check_id
     if rs.records:
         record["ResourceRecords"] = [{"Value": v if isinstance(v, str) else v["Value"]} for v in rs.records]
     return record
