@@ -213,7 +213,9 @@ class Engine:
     _announced: set[str] = field(default_factory=set)
     ended_at: dict[str, float] = field(default_factory=dict)  # execution ARN -> virtual seconds
     _counts: dict[str, int] = field(default_factory=dict)
-    _token_waits: int = 0
+    # tokens of tasks waiting now (a token leaves the set the moment it is answered, on the
+    # answering thread, so time never moves on between an answer and the task waking up)
+    _waiting: set[str] = field(default_factory=set)
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
     def rng(self, purpose: str) -> random.Random:
@@ -258,7 +260,7 @@ class Engine:
         patches.set(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
         patches.set(sfn_callback.CallbackEndpoint, "wait", self._token_wait())
         tag_workers(patches)
-        self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended)
+        self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended, self._waiting.discard)
         self.sfn.install(patches)
         lag = self.rng("index-lag")
         self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
@@ -367,7 +369,7 @@ class Engine:
                 return described
             if on_poll:
                 on_poll()
-            if self._token_waits and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
+            if self._waiting and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
                 with self._invoking:
                     self.clock.advance(IDLE_STEP_SECONDS)
             elif virtual_limit is not None and self.clock.elapsed >= virtual_limit:
@@ -610,13 +612,13 @@ class Engine:
 
         def wait(endpoint: Any, timeout: float | None = None) -> Any:
             deadline = None if timeout is None else engine.clock.elapsed + timeout
-            engine._token_waits += 1
+            engine._waiting.add(endpoint.callback_id)
             try:
                 while not endpoint._notify_event.wait(0.005):
                     if deadline is not None and engine.clock.elapsed >= deadline:
                         break
             finally:
-                engine._token_waits -= 1
+                engine._waiting.discard(endpoint.callback_id)
             return endpoint._outcome
 
         return wait

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from cutover import records as rr
 from cutover.adapters.store import Store
@@ -228,6 +229,13 @@ class HandEdit:
 
 
 def _edit(world: World, name: str, edit: str) -> None:
+    try:
+        _try_edit(world, name, edit)
+    except ClientError as exc:  # Route 53 is down or throttling for the person too
+        world.note(world.engine.clock.elapsed, f"hand edit of {name} ({edit}) failed: {exc.response['Error']['Code']}")
+
+
+def _try_edit(world: World, name: str, edit: str) -> None:
     r53 = boto3.client("route53")
     listed = [r for r in r53.list_resource_record_sets(HostedZoneId=world.zone_id)["ResourceRecordSets"]
               if rr.bare(r["Name"]) == name]
@@ -338,14 +346,16 @@ class AbortOld:
 
 @dataclass(frozen=True)
 class SecondCutover:
-    """A second cutover of the same names is started at ``at`` (it must be refused)."""
+    """A second cutover of the same names is started at ``at`` while the first runs (it must be refused)."""
 
     at: float
     kind: str = "second-cutover"
 
     def install(self, world: World) -> None:
         def start() -> None:
-            world.engine.start(world.plan, name="second-cutover")
+            if boto3.client("stepfunctions").describe_execution(executionArn=world.execution_arn)["status"] != "RUNNING":
+                return  # the first one has ended: a new cutover of the names is no race
+            world.engine.start(world.plan, name=f"second-cutover-{int(self.at)}")
             world.note(world.engine.clock.elapsed, "a second cutover of the same names was started")
 
         _at(world, self.at, start)

@@ -149,6 +149,7 @@ class StrictStepFunctions:
     clock: VirtualClock
     rng: random.Random
     on_ended: Callable[[Any], None]  # hears each execution that ended, once, at the moment it ends
+    on_answered: Callable[[str], None] = lambda token: None  # a waiting task's token was answered
     history_limit: int = HISTORY_LIMIT
     payload_limit: int = PAYLOAD_LIMIT
     dead_tokens: set[str] = field(default_factory=set)
@@ -172,7 +173,8 @@ class StrictStepFunctions:
                     env.set_stop(stop_date=self.clock.now(), cause=cause, error=error)
                 else:
                     env.set_error(ExecutionFailedEventDetails(error=error, cause=cause))
-                for endpoint in list(env.callback_pool_manager._pool.values()):
+                for token, endpoint in list(env.callback_pool_manager._pool.items()):
+                    self.on_answered(token)
                     endpoint.interrupt_all()  # a task waiting for a token stops waiting
         self.on_ended(execution)
 
@@ -257,6 +259,7 @@ class StrictStepFunctions:
                 if env is None or token not in env.callback_pool_manager._pool:
                     continue
                 self.dead_tokens.add(token)
+                self.on_answered(token)
                 env.callback_pool_manager.notify(callback_id=token, outcome=outcome())
                 return {}
             known = any(

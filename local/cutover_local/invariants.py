@@ -104,12 +104,12 @@ def check(world: World, described: dict[str, Any]) -> list[str]:
 
     if described.get("error") == "PreflightFailed" and mine:
         found.append(f"refused-changes-nothing: preflight refused the plan, yet {len(mine)} change(s) were sent")
-    second = [e for e in sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]
-              if e["name"] == "second-cutover"]
-    if second:
-        theirs = [cid for cid, origin, _ in product if origin[1].startswith("cutover second-cutover:")]
-        ended = sfn.describe_execution(executionArn=second[0]["executionArn"])
-        if ended["status"] == "SUCCEEDED" or (ended.get("error") == "PreflightFailed" and theirs):
+    for other in sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]:
+        if not other["name"].startswith("second-cutover"):
+            continue
+        theirs = [cid for cid, origin, _ in product if origin[1].startswith(f"cutover {other['name']}:")]
+        ended = sfn.describe_execution(executionArn=other["executionArn"])
+        if theirs or ended["status"] == "SUCCEEDED":
             found.append(f"refused-changes-nothing: a second cutover of the same names ran ({ended['status']}, "
                          f"{len(theirs)} change(s))")
 

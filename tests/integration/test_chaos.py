@@ -1,0 +1,65 @@
+"""The chaos campaign's instrument: faults from the catalogue, invariants that can fail, replay."""
+
+from __future__ import annotations
+
+import json
+
+from cutover_local import chaos, invariants
+from cutover_local.faults import HandEdit, draw
+from cutover_local.rehearsal import rehearse
+from cutover_local.scenarios import DEFAULT_PLAN, Scenario
+
+SHORT = {**DEFAULT_PLAN, "stages": [{"weight": 10, "bake": "3m"}, {"weight": 50, "bake": "3m"}, {"weight": 100, "bake": "3m"}]}
+
+
+def short_run(faults=()):
+    result, _ = rehearse(Scenario("short", "", plan=SHORT), say=lambda line: None, faults=faults,
+                         inspect=invariants.check, original_ttl=300)
+    return result
+
+
+def test_a_cutover_without_faults_breaks_no_invariant():
+    result = short_run()
+    assert result["status"] == "SUCCEEDED" and result["violations"] == []
+
+
+def test_the_checker_sees_a_name_that_no_longer_serves_aws_after_success():
+    result = short_run([HandEdit(at=1500, edit="weights")])  # an operator edits the pair after the end (about 1,100 s)
+    assert result["status"] == "SUCCEEDED"
+    assert any(v.startswith("succeeded-on-aws:") and "serves both" in v for v in result["violations"])
+
+
+def test_a_chaos_run_is_fully_determined_by_its_seed():
+    first, second = chaos.run(20), chaos.run(20)
+    assert first["faults"] == second["faults"] and first["faults"]
+    assert (first["status"], first["violations"]) == (second["status"], second["violations"])
+
+
+def test_the_draw_uses_the_catalogue_and_the_seed():
+    import random
+
+    mixes = [draw(random.Random(seed), 1800) for seed in range(50)]
+    assert all(1 <= len(mix) <= 4 for mix in mixes)
+    kinds = {fault.kind for mix in mixes for fault in mix}
+    assert {"crash", "timeout", "lost-response", "hand-edit", "stop", "second-cutover"} <= kinds
+    assert [f.kind for f in draw(random.Random(3), 1800)] == [f.kind for f in draw(random.Random(3), 1800)]
+
+
+def test_the_summary_counts_runs_faults_and_invariants():
+    runs = [{"seed": 1, "faults": ["crash"], "violations": []},
+            {"seed": 2, "faults": ["crash", "stop"], "violations": ["locks-released: x", "locks-released: y"]},
+            {"seed": 3, "faults": ["stop"], "violations": [], "error": "broken"}]
+    summary = chaos.summarize(runs)
+    assert summary["runs"] == 3 and summary["violations"] == 2 and summary["violating_seeds"] == [2]
+    assert summary["by_invariant"]["locks-released"] == 1 and summary["faults"] == {"crash": 2, "stop": 2}
+    assert summary["harness_errors"] == [{"seed": 3, "error": "broken"}]
+
+
+def test_rehearse_chaos_replays_a_run_with_its_violations(capsys):
+    from cutover_cli.main import main as cli
+
+    code = cli(["rehearse", "--chaos", "20", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert "violations" in result
+    assert code == (1 if result["violations"] else {"SUCCEEDED": 0, "ROLLED_BACK": 3}.get(result["status"], 1))
+    assert cli(["rehearse", "--chaos", "20", "--scenario", "healthy"]) == 2
