@@ -346,16 +346,20 @@ class AbortOld:
 
 @dataclass(frozen=True)
 class SecondCutover:
-    """A second cutover of the same names is started at ``at`` while the first runs (it must be refused)."""
+    """A second cutover of the same names is started at ``at`` while the first holds them (it must be refused)."""
 
     at: float
     kind: str = "second-cutover"
 
     def install(self, world: World) -> None:
         def start() -> None:
-            if boto3.client("stepfunctions").describe_execution(executionArn=world.execution_arn)["status"] != "RUNNING":
-                return  # the first one has ended: a new cutover of the names is no race
-            world.engine.start(world.plan, name=f"second-cutover-{int(self.at)}")
+            assert world.engine.stack is not None
+            holders = {Store(world.engine.stack.table_name).lock_holder(name) for name in world.names}
+            if holders != {world.cutover_id}:
+                return  # the first one no longer holds the names: a new cutover of them is no race
+            name = f"second-cutover-{int(self.at)}"
+            world.raced.append(name)
+            world.engine.start(world.plan, name=name)
             world.note(world.engine.clock.elapsed, "a second cutover of the same names was started")
 
         _at(world, self.at, start)

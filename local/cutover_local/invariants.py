@@ -65,7 +65,7 @@ def check(world: World, described: dict[str, Any]) -> list[str]:
                   for name, where in serving.items() if where != "aws"]
     for name in world.names:
         holder = store.lock_holder(name)
-        if holder is not None:
+        if holder == world.cutover_id or holder in world.raced:
             found.append(f"locks-released: {name} still locked by {holder}")
 
     ledger = store.ledger(world.cutover_id)
@@ -105,7 +105,7 @@ def check(world: World, described: dict[str, Any]) -> list[str]:
     if described.get("error") == "PreflightFailed" and mine:
         found.append(f"refused-changes-nothing: preflight refused the plan, yet {len(mine)} change(s) were sent")
     for other in sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]:
-        if not other["name"].startswith("second-cutover"):
+        if other["name"] not in world.raced:
             continue
         theirs = [cid for cid, origin, _ in product if origin[1].startswith(f"cutover {other['name']}:")]
         ended = sfn.describe_execution(executionArn=other["executionArn"])

@@ -71,6 +71,7 @@ class World:
     execution_arn: str = ""
     ended_at: float | None = None
     outages_end: float = 0.0  # virtual seconds at which the last injected outage ends
+    raced: list[str] = field(default_factory=list)  # cutovers started while this one held the names
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Invoke a deployed function by logical id (as an operator's CLI or the console would)."""
