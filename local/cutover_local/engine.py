@@ -254,7 +254,7 @@ class Engine:
         patches.set(botocore_retries.ExponentialBackoff, "delay_amount", _seeded_delay(backoff))
         patches.set(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
         patches.set(wait_function.WaitFunction, "_wait_interval",
-                    lambda _self, env, wait_seconds: self.clock.advance(wait_seconds, lambda: not env.is_running()))
+                    lambda _self, env, wait_seconds: self._advance(wait_seconds, lambda: not env.is_running()))
         patches.set(retrier_decl, "time", virtual_time)
         patches.set(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
         patches.set(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
@@ -370,8 +370,7 @@ class Engine:
             if on_poll:
                 on_poll()
             if self._waiting and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
-                with self._invoking:
-                    self.clock.advance(IDLE_STEP_SECONDS)
+                self._advance(IDLE_STEP_SECONDS)
             elif virtual_limit is not None and self.clock.elapsed >= virtual_limit:
                 return described
             time.sleep(POLL_SECONDS)
@@ -386,8 +385,7 @@ class Engine:
 
     def settle(self, seconds: float = SETTLE_SECONDS) -> None:
         """Let ``seconds`` of virtual time pass with nothing running (timers fire on the way)."""
-        with self._invoking:
-            self.clock.advance(seconds)
+        self._advance(seconds)
 
     def announce_ended(self) -> None:
         """Kept for the local endpoint: every execution's end is told the moment it happens."""
@@ -514,21 +512,27 @@ class Engine:
             self._invoking.release()
         return not acquired
 
+    def _advance(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """Move virtual time on, never while a function runs on another thread (its time would
+        jump): one invocation or one advance at a time, as the engine runs one invocation at a time."""
+        with self._invoking:
+            self.clock.advance(seconds, interrupted)
+
     def spend(self, seconds: float) -> None:
-        """Time passes on this thread (an SDK backoff, a hang): inside a function, past its
-        timeout, the invocation is killed at its deadline."""
+        """Time passes on this thread (an SDK backoff, a retry interval, a hang): inside a
+        function, past its timeout, the invocation is killed at its deadline."""
         frame = self._frame()
         if frame and self.harsh.lambda_timeouts and self.clock.elapsed + seconds >= frame.deadline:
-            self.clock.advance(max(0.0, frame.deadline - self.clock.elapsed))
+            self._advance(max(0.0, frame.deadline - self.clock.elapsed))
             raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
-        self.clock.advance(seconds)
+        self._advance(seconds)
 
     def hang(self) -> None:
         """The running function stops answering (a socket that never returns): it is killed at
         its timeout. For a ``before_call`` hook: the call it was about to make never returns."""
         frame = next((f for f in reversed(self._frames()) if f is not None), None)
         assert frame, "hang() is for a running function"
-        self.clock.advance(max(0.0, frame.deadline - self.clock.elapsed))
+        self._advance(max(0.0, frame.deadline - self.clock.elapsed))
         raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
 
     def _on_api_call(self, model: Any, **_: Any) -> None:

@@ -49,16 +49,19 @@ def _matches(site: CallSite, function: str, invocation: int, call: int) -> bool:
 
 @dataclass(frozen=True)
 class LambdaError:
-    """The Lambda service fails an invocation before the handler runs (retryable)."""
+    """The Lambda service fails ``times`` invocations from the ``invocation``-th, before the handler runs (retryable)."""
 
     function: str
     invocation: int = 1
+    times: int = 1
     kind: str = "lambda-error"
 
     def install(self, world: World) -> None:
-        def fault(event: dict[str, Any], seen: list[int] = [0]) -> None:  # noqa: B006 - per-fault counter
+        seen = [0]
+
+        def fault(event: dict[str, Any]) -> None:
             seen[0] += 1
-            if seen[0] == self.invocation:
+            if self.invocation <= seen[0] < self.invocation + self.times:
                 raise LambdaServiceException(f"injected: {self.function} unavailable")
 
         world.engine.faults[self.function] = fault
@@ -132,6 +135,30 @@ class ServiceDown:
                  else outage(self.service, self.start, self.duration))
         world.engine.outages.append(fault)
         world.outages_end = max(world.outages_end, self.start + self.duration)
+
+
+@dataclass(frozen=True)
+class Route53Refusals:
+    """Route 53 answers Throttling to ``refusals`` attempts of each write and poll before one passes."""
+
+    refusals: int
+    kind: str = "route53-refusals"
+
+    def install(self, world: World) -> None:
+        attempts: dict[str, int] = {}
+        calls = world.engine.route53.calls
+
+        def throttle(operation: str) -> bool:
+            if operation not in ("ChangeResourceRecordSets", "GetChange"):
+                return False
+            attempts[operation] = attempts.get(operation, 0) + 1
+            if attempts[operation] <= self.refusals:
+                calls["Throttled"] = calls.get("Throttled", 0) + 1
+                return True
+            attempts[operation] = 0
+            return False
+
+        world.engine.route53.throttle = throttle
 
 
 @dataclass(frozen=True)
@@ -329,6 +356,8 @@ class AbortOld:
     def install(self, world: World) -> None:
         assert world.engine.stack is not None
         store = Store(world.engine.stack.table_name)
+        assert world.engine.service_faults is not None
+        world.engine.service_faults.paused = True  # the old cutover's record was written long before
         pairs = [rr.Pair(n, "old-app-1.herokudns.com", "old-alb.elb.amazonaws.com", 300, 0, 100).to_dict()
                  for n in world.names]
         store.save_state("old-cutover", {
@@ -336,6 +365,7 @@ class AbortOld:
             "pairs": pairs, "original_ttls": {n: 300 for n in world.names}, "plan": {**world.plan, "alarms": []},
             "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:old:old-cutover", "finished_at": iso(world.engine.clock.now()),
         })
+        world.engine.service_faults.paused = False
 
         def act() -> None:
             answer = world.invoke("AbortFunction", {"cutover_id": "old-cutover", "actor": "chaos operator", "reason": "old"})

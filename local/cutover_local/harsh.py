@@ -115,8 +115,11 @@ class ServiceFaults:
     rng: random.Random
     outages: list[Outage] = field(default_factory=list)
     answered: dict[str, int] = field(default_factory=dict)  # "service:code" -> count
+    paused: bool = False  # the harness sets up the world (what existed before the rehearsal)
 
     def check(self, service: str, operation: str) -> None:
+        if self.paused:
+            return
         at = self.clock.elapsed
         for fault in self.outages:
             if fault.covers(service, operation, at) and (fault.rate >= 1 or self.rng.random() < fault.rate):

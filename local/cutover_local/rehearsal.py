@@ -25,8 +25,6 @@ from .eventbridge import alarm_state_change
 from .scenarios import ORIGINAL_TTL, Scenario
 from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
 
-# How Step Functions names a failure of the Lambda service itself (not of the function's code).
-LambdaServiceException = type("Lambda.ServiceException", (Exception,), {"__module__": __name__})
 DEFAULT_SEED = 7
 # A rehearsal whose execution still runs after this much virtual time is reported as it stands
 # (an execution waiting for a promotion that never comes).
@@ -131,8 +129,6 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         engine.deploy({"HostedZoneIds": zone_id, "RecordNames": ",".join(parsed.names)})
         if not alarm_listener and engine.events:
             engine.events.rules = [r for r in engine.events.rules if not r.name.startswith("AlarmListenerFunction.")]
-        _inject_faults(engine, scenario)
-        _throttle(engine, scenario.throttle_route53)
 
         def alarm_changed(name: str, old: str, new: str, reason: str) -> None:
             at = engine.clock.elapsed
@@ -163,7 +159,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         cutover_id = f"rehearsal-{scenario.name}"
         world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine))
-        for fault in faults:
+        for fault in [*scenario.catalogue_faults(), *faults]:
             fault.install(world)
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
         execution_arn = world.execution_arn = engine.start(raw, name=cutover_id)
@@ -230,37 +226,6 @@ def _subscribe(engine: Engine) -> str:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     boto3.client("sns").subscribe(TopicArn=engine.stack.topic_arn, Protocol="sqs", Endpoint=arn)
     return url
-
-
-def _inject_faults(engine: Engine, scenario: Scenario) -> None:
-    for function, count in scenario.faults.items():
-        remaining = [count]
-
-        def fault(event: dict[str, Any], remaining: list[int] = remaining, function: str = function) -> None:
-            if remaining[0] > 0:
-                remaining[0] -= 1
-                raise LambdaServiceException(f"injected: {function} unavailable")
-
-        engine.faults[function] = fault
-
-
-def _throttle(engine: Engine, refusals: int) -> None:
-    """Answer Throttling to ``refusals`` attempts of each Route 53 write and poll before one passes."""
-    if refusals <= 0:
-        return
-    attempts: dict[str, int] = {}
-
-    def throttle(operation: str) -> bool:
-        if operation not in ("ChangeResourceRecordSets", "GetChange"):
-            return False
-        attempts[operation] = attempts.get(operation, 0) + 1
-        if attempts[operation] <= refusals:
-            engine.route53.calls["Throttled"] = engine.route53.calls.get("Throttled", 0) + 1
-            return True
-        attempts[operation] = 0
-        return False
-
-    engine.route53.throttle = throttle
 
 
 def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], None]) -> None:

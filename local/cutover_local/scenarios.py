@@ -46,6 +46,15 @@ class Scenario:
     throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
     promote_after: int = 300  # a rehearsal's operator promotes a manual gate after this many seconds
 
+    def catalogue_faults(self) -> list[Any]:
+        """The scenario's faults as entries of the engine's catalogue (``faults.py``)."""
+        from . import faults
+
+        out: list[Any] = [faults.LambdaError(function, 1, count) for function, count in self.faults.items() if count]
+        if self.throttle_route53 > 0:
+            out.append(faults.Route53Refusals(self.throttle_route53))
+        return out
+
 
 BUILT_IN: dict[str, Scenario] = {
     s.name: s

@@ -112,7 +112,7 @@ def test_a_failing_preflight_changes_nothing(engine):
 
 
 def test_a_rollback_that_fails_transiently_is_retried_and_ends_on_heroku(engine):
-    from cutover_local.rehearsal import LambdaServiceException
+    from cutover_local.faults import LambdaServiceException
 
     failures = []
 
