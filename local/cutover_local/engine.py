@@ -216,6 +216,9 @@ class Engine:
     # tokens of tasks waiting now (a token leaves the set the moment it is answered, on the
     # answering thread, so time never moves on between an answer and the task waking up)
     _waiting: set[str] = field(default_factory=set)
+    _held_thread: int | None = None  # an execution started by start_now(), until it first waits
+    _held_idle: threading.Event = field(default_factory=threading.Event)
+    _handed_back: threading.Event = field(default_factory=threading.Event)
     _exits: list[Callable[[], None]] = field(default_factory=list)
 
     def rng(self, purpose: str) -> random.Random:
@@ -515,8 +518,37 @@ class Engine:
     def _advance(self, seconds: float, interrupted: Callable[[], bool] = lambda: False) -> None:
         """Move virtual time on, never while a function runs on another thread (its time would
         jump): one invocation or one advance at a time, as the engine runs one invocation at a time."""
+        if threading.get_ident() == self._held_thread:
+            self._held_idle.set()  # an execution started by start_now() is idle: hand time back
+            self._handed_back.wait()
         with self._invoking:
             self.clock.advance(seconds, interrupted)
+
+    def start_now(self, plan: dict[str, Any], name: str, timeout: float = 30.0) -> str:
+        """Start an execution from inside the engine's time (a harness action in a timer) and let
+        it run until it first waits or ends, at this virtual moment, as a concurrent execution in
+        AWS would: its first task (Preflight) runs now, not once the current Wait is over."""
+        owned = self._invoking._is_owned()  # type: ignore[attr-defined]
+        saved = self._invoking._release_save() if owned else None  # type: ignore[attr-defined]
+        before = {t.ident for t in threading.enumerate()}
+        self._held_idle.clear()
+        self._handed_back.clear()
+        try:
+            arn = self.start(plan, name)
+            new = [t.ident for t in threading.enumerate() if t.ident not in before]
+            self._held_thread = new[0] if new else None
+            sfn = boto3.client("stepfunctions")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not self._held_idle.is_set():
+                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                    break
+                time.sleep(0.002)
+        finally:
+            if owned:
+                self._invoking._acquire_restore(saved)  # type: ignore[attr-defined]
+            self._held_thread = None
+            self._handed_back.set()
+        return arn
 
     def spend(self, seconds: float) -> None:
         """Time passes on this thread (an SDK backoff, a retry interval, a hang): inside a

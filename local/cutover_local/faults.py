@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from cutover import records as rr
 from cutover.adapters.store import Store
 from cutover.clock import iso
+from cutover.errors import CutoverError
 
 from .engine import ACCOUNT, REGION, CallSite, Killed
 from .eventbridge import alarm_state_change
@@ -34,9 +35,15 @@ LambdaServiceException = type("Lambda.ServiceException", (Exception,), {"__modul
 
 
 def _at(world: World, at: float, action: Any) -> None:
+    """Run a harness action (a person, another system) at virtual second ``at``. It meets AWS as it
+    is then: an outage or throttling makes the action fail, and the failure is noted."""
+
     def run() -> None:
         with world.engine.outside():
-            action()
+            try:
+                action()
+            except (ClientError, CutoverError) as exc:
+                world.note(world.engine.clock.elapsed, f"injected action failed: {type(exc).__name__}: {exc}")
 
     world.engine.clock.call_at(at, run)
 
@@ -389,7 +396,7 @@ class SecondCutover:
                 return  # the first one no longer holds the names: a new cutover of them is no race
             name = f"second-cutover-{int(self.at)}"
             world.raced.append(name)
-            world.engine.start(world.plan, name=name)
+            world.engine.start_now(world.plan, name=name)
             world.note(world.engine.clock.elapsed, "a second cutover of the same names was started")
 
         _at(world, self.at, start)

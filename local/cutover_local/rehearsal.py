@@ -266,11 +266,16 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
             timeline.weights.append((at, 0))
             note(at, f"safety net: {result.get('why')}: traffic put back on Heroku")
         else:
-            note(at, f"safety net: nothing to do ({result.get('why')})")
+            note(at, f"safety net: nothing to do ({_short(result.get('why'))})")
     elif inv.function == "RestoreTtlFunction":
         note(at, "at AWS 100%: restoring the original TTL")
     elif inv.function == "FinalizeFunction":
         note(at, "cutover succeeded; lock released")
+
+
+def _short(text: Any, limit: int = 160) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _rollback_insync(engine: Engine) -> float | None:
