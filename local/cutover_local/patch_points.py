@@ -27,6 +27,26 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", "threading.Event", ()),
     ("moto.stepfunctions.parser.asl.component.state.exec.execute_state",
      "ExecutionState._evaluate_with_timeout", ("self", "env")),
+    # harsh.py and the engine's harsher behaviours
+    ("moto.core.responses", "BaseResponse.call_action", ("self",)),
+    ("moto.core.responses", "BaseResponse.serialized", ("self", "action_result")),
+    ("moto.core.responses", "BaseResponse._enrich_response", ("headers", "body")),  # a staticmethod
+    ("moto.stepfunctions.responses", "StepFunctionResponse.stop_execution", ("self",)),
+    ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication.terminated", ("self",)),
+    ("moto.stepfunctions.parser.backend.execution", "ExecutionWorker._get_evaluation_environment", ("self",)),
+    ("moto.stepfunctions.parser.backend.execution", "Execution._get_start_execution_worker", ("self",)),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager", "EventManager.add_event", ("self", "context", "event_type")),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager", "EventManager._get_current_timestamp", ()),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.send_task_success", ("self", "task_token", "outcome")),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.send_task_failure", ("self", "task_token")),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend._get_executions", ("self",)),
+    ("moto.stepfunctions.parser.asl.component.common.retry.jitter_strategy_decl", "random.uniform", ()),
+    ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint.wait", ("self", "timeout")),
+    ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint.interrupt_all", ("self",)),
+    ("moto.dynamodb.models.table", "Table.put_item", ("self", "item_attrs")),
+    ("moto.dynamodb.models.table", "Table.delete_item", ("self", "hash_key", "range_key")),
+    ("moto.dynamodb.models.table", "Table.query", ("self", "hash_key")),
+    ("botocore.retries.standard", "ExponentialBackoff.delay_amount", ("self", "context")),
 )
 
 

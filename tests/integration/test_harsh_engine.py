@@ -98,6 +98,24 @@ def test_an_async_event_that_keeps_failing_goes_to_the_functions_dead_letter_que
         assert not eng.async_dropped
 
 
+def test_an_async_event_that_keeps_failing_goes_to_the_functions_on_failure_destination():
+    spec = template()
+    spec["Resources"]["ListenerFailures"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    spec["Resources"]["AlarmListenerFunction"]["Properties"]["EventInvokeConfig"] = {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ListenerFailures", "Arn"]}}}}
+    with Engine() as eng:
+        eng.deploy({"HostedZoneIds": "ZLOCAL", "RecordNames": NAME}, template=spec)
+        eng.faults["AlarmListenerFunction"] = lambda event: (_ for _ in ()).throw(InjectedFault("broken"))
+        eng.invoke_async(eng.stack.outputs["AlarmListenerFunctionName"], {"detail-type": "x"})
+        eng.settle(600)
+        url = boto3.client("sqs").get_queue_url(QueueName="cutover-local-ListenerFailures")["QueueUrl"]
+        record = json.loads(boto3.client("sqs").receive_message(QueueUrl=url)["Messages"][0]["Body"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 3
+        assert record["requestPayload"] == {"detail-type": "x"} and record["responsePayload"]["errorType"] == "InjectedFault"
+
+
 def test_a_stop_while_a_task_runs_ends_the_execution_at_once_and_discards_the_late_result(engine):
     engine.harsh.status_event_drop = 0.0
     seen = {}
