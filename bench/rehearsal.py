@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def suite() -> float:
     """``make test`` as CI runs it, with its environments already installed (a fresh machine adds
     the pip installs)."""
     started = time.perf_counter()
-    done = subprocess.run(["make", "test"], capture_output=True, text=True, cwd=ROOT, check=False)
+    make = shutil.which("make") or "make"
+    done = subprocess.run([make, "test"], capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the suite failed: {done.stdout[-2000:]}")
     return time.perf_counter() - started
