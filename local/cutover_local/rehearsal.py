@@ -177,8 +177,8 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         timeline.rollback_insync_at = _rollback_insync(engine)
         if timeline.rollback_insync_at is not None:
             say(f"[{_t(timeline.rollback_insync_at)}] rollback INSYNC: all DNS answers point at Heroku")
-        weights = {r["SetIdentifier"]: r["Weight"] for r in listed
-                   if r["Name"].rstrip(".") == first and r.get("SetIdentifier") in (rr.HEROKU_ID, rr.AWS_ID)}
+        # the name that sends most to AWS: a rehearsal is only as good as its worst name
+        weights = max((_weights_of(listed, name) for name in parsed.names), key=lambda w: _percent(w)["aws"])
         saved = Store(engine.stack.table_name).state(described["name"]) if engine.stack else None
         reason = (saved or {}).get("rollback_reason") or described.get("cause")
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
@@ -285,6 +285,17 @@ def _rollback_insync(engine: Engine) -> float | None:
             insync = engine.route53.insync_at(change_id).timestamp()
             return round(insync - engine.clock.start.timestamp(), 3)
     return None
+
+
+def _weights_of(listed: list[dict[str, Any]], name: str) -> dict[str, int]:
+    """The weights DNS answers ``name`` with (a simple CNAME counts as all on its target)."""
+    mine = [r for r in listed if rr.bare(r["Name"]) == name]
+    weights = {r["SetIdentifier"]: r["Weight"] for r in mine if r.get("SetIdentifier") in (rr.HEROKU_ID, rr.AWS_ID)}
+    simple = [r for r in mine if "SetIdentifier" not in r and r["Type"] == "CNAME"]
+    if not weights and simple:  # never converted, or restored by hand
+        on_heroku = rr.bare(simple[0]["ResourceRecords"][0]["Value"]).endswith(".herokudns.com")
+        weights = {rr.HEROKU_ID: 1 if on_heroku else 0, rr.AWS_ID: 0 if on_heroku else 1}
+    return weights
 
 
 def _percent(weights: dict[str, int]) -> dict[str, int]:
