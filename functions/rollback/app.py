@@ -10,4 +10,4 @@ from cutover.handler import deps, observed, state_of
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = state_of(event)
     error, message = steps.describe_error(event.get("error"))
-    return steps.rollback(state["id"], f"{error}: {message}", "execution", deps(), error=error)
+    return steps.rollback(state["id"], f"{error}: {message}", "execution", deps(), state=state, error=error)

@@ -273,9 +273,24 @@ class Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_all()
         while self._exits:
             self._exits.pop()()
         deps.cache_clear()
+
+    def _stop_all(self, timeout: float = 5.0) -> None:
+        """End every execution still running, and wait for its thread: an execution must not
+        outlive its engine (its thread would invoke functions in the next engine of the process)."""
+        if self.sfn is None:
+            return
+        running = self.sfn._running()
+        for execution in running:
+            self.sfn.end(execution, "ABORTED", "EngineClosed", "the local engine was closed", announce=False)
+        deadline = time.monotonic() + timeout
+        for execution in running:
+            thread = getattr(execution.exec_worker, "_engine_thread", None)
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # deploy ------------------------------------------------------------------------------
     def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local",

@@ -160,8 +160,9 @@ class StrictStepFunctions:
     _lock: Any = field(default_factory=threading.RLock)
 
     # the moment an execution ends ---------------------------------------------------------
-    def end(self, execution: Any, status: str, error: str | None = None, cause: str | None = None) -> None:
-        """Make ``execution`` end now with ``status`` (what AWS shows at once), and tell."""
+    def end(self, execution: Any, status: str, error: str | None = None, cause: str | None = None,
+            announce: bool = True) -> None:
+        """Make ``execution`` end now with ``status`` (what AWS shows at once), and tell (``announce``)."""
         with self._lock:
             if getattr(execution, "_ended_by_engine", False) or execution.exec_status != ExecutionStatus.RUNNING:
                 return
@@ -179,7 +180,8 @@ class StrictStepFunctions:
                 for token, endpoint in list(env.callback_pool_manager._pool.items()):
                     self.on_answered(token)
                     endpoint.interrupt_all()  # a task waiting for a token stops waiting
-        self.on_ended(execution)
+        if announce:
+            self.on_ended(execution)
 
     def payload_too_large(self, payload: str) -> bool:
         return len(payload.encode()) > self.payload_limit
@@ -281,15 +283,23 @@ def _execution_of(worker: Any) -> Any:
 
 
 def tag_workers(patches: Patches) -> None:
-    """Let each execution worker know its execution (moto keeps only the other direction)."""
+    """Let each execution worker know its execution and its thread (moto keeps neither)."""
     original = sfn_execution.Execution._get_start_execution_worker
+    original_start = sfn_execution.ExecutionWorker.start
 
     def start_worker(execution: Any) -> Any:
         worker = original(execution)
         worker._engine_execution = execution
         return worker
 
+    def start(worker: Any) -> None:
+        before = set(threading.enumerate())
+        original_start(worker)
+        started = [t for t in threading.enumerate() if t not in before]
+        worker._engine_thread = started[0] if started else None
+
     patches.set(sfn_execution.Execution, "_get_start_execution_worker", start_worker)
+    patches.set(sfn_execution.ExecutionWorker, "start", start)
 
 
 # --- DynamoDB: eventually consistent indexes ---------------------------------------------------

@@ -35,6 +35,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication.terminated", ("self",)),
     ("moto.stepfunctions.parser.backend.execution", "ExecutionWorker._get_evaluation_environment", ("self",)),
     ("moto.stepfunctions.parser.backend.execution", "Execution._get_start_execution_worker", ("self",)),
+    ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker.start", ("self",)),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager", "EventManager.add_event", ("self", "context", "event_type")),
     ("moto.stepfunctions.parser.asl.eval.event.event_manager", "EventManager._get_current_timestamp", ()),
     ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.send_task_success", ("self", "task_token", "outcome")),

@@ -63,8 +63,19 @@ def test_every_non_terminal_state_has_a_way_forward():
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_every_lambda_task_retries_the_lambda_service_errors_and_the_transient_errors(name):
     retried = {e for r in TASKS[name].get("Retry", []) for e in r["ErrorEquals"]}
+    if "States.ALL" in retried:  # the rollback path retries everything
+        assert name in ROLLBACK_PATH
+        return
     assert LAMBDA_SERVICE_ERRORS <= retried
     assert retried >= TRANSIENT, f"{name} does not retry {TRANSIENT - retried}"
+
+
+@pytest.mark.parametrize("name", ["Rollback", "CheckRollback"])
+def test_the_rollback_keeps_trying_about_a_day_at_most_a_minute_apart_within_the_history_limit(name):
+    (retrier,) = TASKS[name]["Retry"]
+    assert retrier["ErrorEquals"] == ["States.ALL"] and retrier["MaxDelaySeconds"] <= 60
+    assert retrier["MaxAttempts"] * retrier["MaxDelaySeconds"] >= 24 * 3600
+    assert 3 * retrier["MaxAttempts"] < 10_000  # TaskScheduled, TaskStarted, TaskFailed per attempt
     assert TASKS[name]["Resource"] in ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
 
 

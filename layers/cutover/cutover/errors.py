@@ -56,6 +56,10 @@ class InvalidChangeBatch(CutoverError):
     """A change batch breaks a Route 53 rule (checked before sending, or refused by Route 53)."""
 
 
+class RollbackIncomplete(CutoverError):
+    """The rollback put back every name it could; Route 53 refused at least one. Retried."""
+
+
 class AlarmBreached(CutoverError):
     """A guard-rail alarm was in ALARM during the bake."""
 

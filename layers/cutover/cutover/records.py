@@ -131,6 +131,34 @@ def rollback_changes(pairs: Sequence[Pair], ttl_by_name: dict[str, int]) -> tupl
     return [_change("UPSERT", r) for p in new for r in p.records()], new
 
 
+def rollback_name_changes(pair: Pair, live: Sequence[Record], ttl: int) -> tuple[list[Change], str]:
+    """What puts one name back on Heroku, whatever its records are now; and what was found.
+
+    - the weighted pair (both records, or what is left of them): an unconditional UPSERT of both
+      to Heroku 255 / AWS 0 at ``ttl`` (UPSERT creates a record that was deleted);
+    - a simple CNAME to a Heroku DNS target (someone restored it by hand): nothing to do;
+    - a simple CNAME anywhere else: DELETE it exactly as listed, CREATE the pair at 255 / 0;
+    - nothing at all: CREATE the pair at 255 / 0.
+
+    Each name is its own batch, so one name in an unexpected state never keeps another on AWS.
+    """
+    heroku, aws = ROLLBACK_WEIGHTS
+    new = pair.with_weights(heroku, aws).with_ttl(ttl)
+    mine = [r for r in live if bare(r["Name"]) == pair.name and r.get("Type") == "CNAME"]
+    simple = [r for r in mine if "SetIdentifier" not in r]
+    weighted = {r["SetIdentifier"]: r for r in mine if "SetIdentifier" in r}
+    if simple and not weighted:
+        target = bare(simple[0]["ResourceRecords"][0]["Value"]) if simple[0].get("ResourceRecords") else ""
+        if target.endswith(".herokudns.com"):
+            return [], f"simple CNAME to {target} (restored by hand): already on Heroku"
+        return ([_change("DELETE", simple[0])] + [_change("CREATE", r) for r in new.records()],
+                f"simple CNAME to {target or 'an alias'}: replaced by the pair at Heroku 255 / AWS 0")
+    if weighted:
+        found = ", ".join(f"{sid} {r.get('Weight')}" for sid, r in sorted(weighted.items()))
+        return [_change("UPSERT", r) for r in new.records()], f"weighted {found}"
+    return [_change("CREATE", r) for r in new.records()], "no record: created the pair at Heroku 255 / AWS 0"
+
+
 def to_route53(changes: Iterable[Change]) -> list[Change]:
     """The batch as Route 53 takes it: fully qualified names with the trailing dot."""
     out = []

@@ -28,6 +28,7 @@ from .errors import (
     AlarmBreached,
     AlarmDataMissing,
     ChangeNotInSync,
+    RollbackIncomplete,
     InvalidChangeBatch,
     PlanInvalid,
     RecordsNotReady,
@@ -48,7 +49,7 @@ STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "is_last",
     "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
-    "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion",
+    "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
 )
 
 
@@ -235,10 +236,13 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
 
 
 def change_status(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
-    """Poll the last change (GetChange). Gives up with ``ChangeNotInSync`` after MAX_CHANGE_POLLS."""
+    """Poll the last change(s) (GetChange). Gives up with ``ChangeNotInSync`` after MAX_CHANGE_POLLS.
+
+    A rollback sends one batch per name (``change_ids``): it is INSYNC when all of them are."""
     if not state.get("change_id"):
         return dict(state, change_status="INSYNC")
-    status = deps.route53.change_status(state["change_id"])
+    statuses = [deps.route53.change_status(c) for c in (state.get("change_ids") or [state["change_id"]])]
+    status = "INSYNC" if all(s == "INSYNC" for s in statuses) else "PENDING"
     polls = state.get("change_polls", 0) + 1
     if status != "INSYNC" and polls >= MAX_CHANGE_POLLS:
         raise ChangeNotInSync(f"change {state['change_id']} still {status} after {polls} polls")
@@ -335,43 +339,78 @@ def describe_error(error: dict[str, Any] | None) -> tuple[str, str]:
     return name, str(message)
 
 
-def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, **evidence: Any) -> dict[str, Any]:
+def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[str, Any] | None = None,
+             **evidence: Any) -> dict[str, Any]:
     """Put 100% of traffic back on Heroku. Idempotent; every rollback path ends here.
 
-    An unconditional UPSERT of each pair to Heroku 255 / AWS 0 at the original TTL: it
-    succeeds whatever the records are now, and leaves a pair no shift ever expects, so a shift
-    still in flight fails its compare-and-swap. Notifies and releases the locks once.
+    Route 53 first, the table after: the state it needs (zone, pairs, original TTLs) comes with
+    the execution (``state``) and is read from the table only by the paths that have none, so a
+    table outage cannot hold traffic on AWS. Each name is put back in its own batch, whatever its
+    records are now (``records.rollback_name_changes``): the pair is UPSERT to Heroku 255 / AWS 0
+    at the original TTL (a pair no shift ever expects, so a shift still in flight fails its
+    compare-and-swap), a name restored by hand is left alone, and one name in a state Route 53
+    refuses never keeps another on AWS. Notifies and releases the locks once; raises
+    ``RollbackIncomplete`` (after doing every name it could) while any name is not on Heroku.
     """
     assert deps.store is not None
-    saved = deps.store.state(cutover_id)
+    saved = state if state and state.get("pairs") and state.get("zone_id") and state.get("original_ttls") else None
+    if saved is None:
+        saved = deps.store.state(cutover_id)
     if saved is None:
         raise RecordsNotReady(f"no cutover {cutover_id} is recorded: nothing to roll back")
     before = _pairs(saved)
-    changes, after = rr.rollback_changes(before, saved["original_ttls"])
-    rr.check_changes(changes, saved["zone_name"])
-    change_id = deps.route53.change(saved["zone_id"], changes, f"cutover {cutover_id}: rollback")
-    first = deps.store.set_status(cutover_id, "ROLLED_BACK", only_if_not=("ROLLED_BACK",))
-    deps.store.record(
-        cutover_id, "rolled_back", actor, reason=reason, change_id=change_id,
-        weights_before=_weights(before), weights_after=_weights(after), repeated=not first, **evidence,
-    )
-    state = dict(
+    after = [p.with_weights(*rr.ROLLBACK_WEIGHTS).with_ttl(saved["original_ttls"][p.name]) for p in before]
+    live = deps.route53.records_of(saved["zone_id"], [p.name for p in before])
+    found: dict[str, str] = {}
+    change_ids: list[str] = []
+    refused: dict[str, str] = {}
+    for pair in before:
+        changes, found[pair.name] = rr.rollback_name_changes(pair, live.get(pair.name, []), saved["original_ttls"][pair.name])
+        if not changes:
+            continue
+        try:
+            change_ids.append(deps.route53.change(saved["zone_id"], changes, f"cutover {cutover_id}: rollback"))
+        except InvalidChangeBatch as exc:  # this name only: the others still go back
+            refused[pair.name] = str(exc)
+    change_id = change_ids[-1] if change_ids else None
+    stored = deps.store.state(cutover_id) or saved
+    new_state = dict(
         saved,
         pairs=[p.to_dict() for p in after],
         change_id=change_id,
-        change_status="PENDING",
+        change_ids=change_ids,
+        change_status="PENDING" if change_ids else "INSYNC",
         change_polls=0,
         after_change="rolled_back",
-        status="ROLLED_BACK",
+        status="ROLLED_BACK" if not refused else "ROLLING_BACK",
         # the first reason stands: a repeated rollback (the execution's own, after an abort or
         # the listener) is in the ledger, but does not rewrite why traffic went back
-        rollback_reason=reason if first or not saved.get("rollback_reason") else saved["rollback_reason"],
+        rollback_reason=stored.get("rollback_reason") or reason,
     )
-    deps.store.save_state(cutover_id, state)
+    if refused:
+        # Loud every time it cannot get through: the ledger, a metric (alarmed), a notification.
+        deps.store.save_state(cutover_id, new_state)
+        deps.store.record(cutover_id, "rollback_blocked", actor, reason=reason, change_ids=change_ids,
+                          found=found, refused=refused, **evidence)
+        metrics.add_metric(name="RollbackBlocked", unit="Count", value=1)
+        notify(deps, new_state, "rollback_blocked", reason=reason, refused=refused, found=found)
+        raise RollbackIncomplete(
+            "rolled back every name Route 53 accepted; still not on Heroku: "
+            + "; ".join(f"{name}: {why}" for name, why in refused.items())
+        )
+    first = deps.store.set_status(cutover_id, "ROLLED_BACK", only_if_not=("ROLLED_BACK",))
+    if first:
+        new_state["rollback_reason"] = reason if stored.get("status") != "ROLLING_BACK" else new_state["rollback_reason"]
+    deps.store.record(
+        cutover_id, "rolled_back", actor, reason=reason, change_id=change_id, change_ids=change_ids,
+        weights_before=_weights(before), weights_after=_weights(after), found=found, repeated=not first, **evidence,
+    )
+    deps.store.save_state(cutover_id, new_state)
     deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
     deps.store.release([p.name for p in before], cutover_id)
     if first:
         metrics.add_metric(name="Rollback", unit="Count", value=1)
-        notify(deps, state, "rolled_back", reason=reason, actor=actor, change_id=change_id, **evidence)
+        notify(deps, new_state, "rolled_back", reason=new_state["rollback_reason"], actor=actor, change_id=change_id,
+               found=found, **evidence)
     logger.warning("cutover rolled back", extra={"cutover": cutover_id, "reason": reason, "actor": actor})
-    return state
+    return new_state
