@@ -28,10 +28,10 @@ from .errors import (
     AlarmBreached,
     AlarmDataMissing,
     ChangeNotInSync,
-    RollbackIncomplete,
     InvalidChangeBatch,
     PlanInvalid,
     RecordsNotReady,
+    RollbackIncomplete,
     StaleRecords,
 )
 from .observability import logger, metrics
