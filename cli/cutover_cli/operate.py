@@ -59,7 +59,7 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(answer["Payload"].read() or b"{}")
     if answer.get("FunctionError"):
         kind = result.get("errorType", "Error")
-        code = EXIT_INVALID if kind in ("NotWaiting", "InputInvalid", "CutoverNotFound") else EXIT_FAILED
+        code = EXIT_INVALID if kind in ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive") else EXIT_FAILED
         raise OperatorError(f"{kind}: {result.get('errorMessage', result)}", code)
     return result
 

@@ -84,5 +84,9 @@ class NotWaiting(CutoverError):
     """The cutover is not waiting for a promotion (none is pending, or it has ended)."""
 
 
+class CutoverNotLive(CutoverError):
+    """The cutover has ended (succeeded, or another cutover now holds its names): nothing was changed."""
+
+
 class CutoverNotFound(CutoverError):
     """No cutover with that name is recorded."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import CutoverNotFound, NotWaiting
-from .steps import Deps, notify, rollback
+from .errors import CutoverNotFound, CutoverNotLive, NotWaiting
+from .steps import Deps, not_live, notify, rollback
 
 
 def hold(state: dict[str, Any], token: str, deps: Deps) -> dict[str, Any]:
@@ -43,6 +43,10 @@ def abort(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, Any
     saved = deps.store.state(cutover_id)
     if saved is None:
         raise CutoverNotFound(f"no cutover named {cutover_id}: see cutover list")
+    why = not_live(saved, deps)
+    if why:
+        deps.store.record(cutover_id, "abort_refused", actor, reason=reason, why=why)
+        raise CutoverNotLive(f"cutover {cutover_id} was not aborted, nothing changed: {why}")
     state = rollback(cutover_id, f"OperatorAborted: {reason}", actor, deps)
     gate = deps.store.gate(cutover_id)
     ended = "nothing was waiting"

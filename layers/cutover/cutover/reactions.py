@@ -14,7 +14,7 @@ from .clock import iso, now, parse_iso
 from .errors import EventInvalid
 from .observability import logger
 from .plan import normalize_name
-from .steps import Deps, notify, rollback
+from .steps import Deps, not_live, notify, rollback
 
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -67,6 +67,15 @@ def on_alarm(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
                           previous=change.previous, alarm_reason=change.reason, changed_at=change.changed_at)
         if change.state != "ALARM":
             continue
+        # The index is eventually consistent: it can still show a watch a finished cutover left.
+        saved = deps.store.state(cutover_id)
+        why = "no state recorded" if saved is None else not_live(saved, deps)
+        if why is None and saved is not None and saved.get("status") != "RUNNING" and not deps.store.watching(cutover_id, change.alarm):
+            why = f"its watch of {change.alarm} has ended ({saved.get('status')})"
+        if why:
+            deps.store.record(cutover_id, "alarm_state_ignored", "alarm-listener", alarm=change.alarm,
+                              state=change.state, changed_at=change.changed_at, why=why)
+            continue
         reason = f"AlarmBreached: alarm {change.alarm} went to ALARM: {change.reason}"
         state = rollback(cutover_id, reason, "alarm-listener", deps, alarm=change.alarm, changed_at=change.changed_at,
                          reaction_seconds=round((received - parse_iso(change.changed_at)).total_seconds(), 3))
@@ -108,6 +117,10 @@ def on_execution_ended(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         names = _names_in(detail.get("input"))
         released = deps.store.release(names, cutover_id) if names else []
         return {"cutover": cutover_id, "acted": bool(released), "released": released, "why": why}
+    why_not = not_live(saved, deps, succeeded_is_final=False)
+    if why_not:
+        deps.store.record(cutover_id, "safety_net_checked", "safety-net", execution_status=status, why=why, left_alone=why_not)
+        return {"cutover": cutover_id, "acted": False, "why": f"left alone: {why_not}"}
     live = deps.route53.records_of(saved["zone_id"], [p["name"] for p in saved["pairs"]])
     on_heroku = all(
         {r.get("SetIdentifier"): r.get("Weight") for r in records}.get(rr.AWS_ID) == 0

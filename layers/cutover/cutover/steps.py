@@ -339,6 +339,22 @@ def describe_error(error: dict[str, Any] | None) -> tuple[str, str]:
     return name, str(message)
 
 
+def not_live(saved: dict[str, Any], deps: Deps, succeeded_is_final: bool = True) -> str | None:
+    """Why a reaction from outside the execution (the alarm listener, an abort, the safety net)
+    must leave this cutover's names alone, or None. Read consistently from the table, never from
+    an index: a cutover that succeeded keeps its traffic, and names another cutover holds now are
+    that cutover's. ``succeeded_is_final=False`` (the safety net): an execution that did not end
+    SUCCEEDED rolls back even if its Finalize had recorded success."""
+    assert deps.store is not None
+    if succeeded_is_final and saved.get("status") == "SUCCEEDED":
+        return "it succeeded: its traffic stays on AWS"
+    names = [p["name"] for p in saved.get("pairs", [])]
+    others = {n: h for n in names if (h := deps.store.lock_holder(n)) not in (None, saved["id"])}
+    if others:
+        return "another cutover holds its names now: " + ", ".join(f"{n} ({h})" for n, h in others.items())
+    return None
+
+
 def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[str, Any] | None = None,
              **evidence: Any) -> dict[str, Any]:
     """Put 100% of traffic back on Heroku. Idempotent; every rollback path ends here.

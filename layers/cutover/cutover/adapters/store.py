@@ -180,6 +180,10 @@ class Store(Adapter):
             except ClientError as exc:
                 self._raise(exc)
 
+    def watching(self, cutover_id: str, alarm: str) -> bool:
+        """Whether the cutover still watches ``alarm``, read consistently from the table itself."""
+        return self._get(f"CUTOVER#{cutover_id}", f"WATCH#{alarm}") is not None
+
     def watchers(self, alarm: str) -> list[dict[str, Any]]:
         """The live cutovers watching ``alarm``: one query on the index, no scan."""
         kwargs: dict[str, Any] = {
