@@ -66,7 +66,13 @@ from cutover.handler import deps
 from . import patch_points
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
-from .eventbridge import EventBus, execution_status_change, rules_from_template
+from .eventbridge import (
+    EventBus,
+    execution_status_change,
+    rules_from_template,
+    scheduled_event,
+    schedules_from_template,
+)
 from .harsh import Outage, Patches, ServiceFaults, StaleIndex, StrictStepFunctions, TokenBucket, tag_workers
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
@@ -202,6 +208,7 @@ class Engine:
     async_dropped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     async_sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (function, ARN, record)
     status_events_dropped: int = 0
+    scheduled: list[tuple[str, float]] = field(default_factory=list)  # (schedule, virtual seconds) fired
     # One Lambda invocation at a time: each applies its function's environment to the process.
     _invoking: Any = field(default_factory=threading.RLock)
     _local: threading.local = field(default_factory=threading.local)
@@ -363,8 +370,20 @@ class Engine:
         rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()},
                                     lambda value: resolve(value, refs, attrs))
         self.events = EventBus(rules, self.invoke_async, self.clock, self._delivery(), self._record_drop)
+        for schedule in schedules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()}):
+            self._every(schedule)
         deps.cache_clear()
         return self.stack
+
+    def _every(self, schedule: Any) -> None:
+        """EventBridge invokes a scheduled function every period (asynchronously, as for any rule)."""
+        def fire() -> None:
+            self.scheduled.append((schedule.name, self.clock.elapsed))
+            with self.outside():
+                self.invoke_async(schedule.target, scheduled_event(schedule, self.clock.now(), ACCOUNT, REGION))
+            self.clock.call_at(self.clock.elapsed + schedule.period_seconds, fire)
+
+        self.clock.call_at(self.clock.elapsed + schedule.period_seconds, fire)
 
     # run ---------------------------------------------------------------------------------
     def start(self, plan: dict[str, Any], name: str) -> str:

@@ -14,6 +14,7 @@ late or doubled, as AWS documents.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,41 @@ class EventBus:
         for rule, target in targets:
             self.delivered.append((rule, target, event))
             self.invoke(target, event)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function's ``Schedule`` event (``rate(N minutes)``): EventBridge invokes it every period."""
+
+    name: str
+    period_seconds: float
+    target: str  # Lambda function name
+
+
+def _rate_seconds(expression: str) -> float:
+    """``rate(5 minutes)`` -> 300. Other schedule expressions are not simulated (said so)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        raise ValueError(f"the local engine simulates rate(...) schedules only, not {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+def schedules_from_template(resources: dict[str, Any], function_names: dict[str, str]) -> list[Schedule]:
+    out = []
+    for logical, spec in resources.items():
+        if spec["Type"] != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (spec["Properties"].get("Events") or {}).items():
+            if event.get("Type") == "Schedule":
+                expression = event["Properties"]["Schedule"]
+                out.append(Schedule(f"{logical}.{event_name}", _rate_seconds(expression), function_names[logical]))
+    return out
+
+
+def scheduled_event(schedule: Schedule, at: datetime, account: str, region: str) -> dict[str, Any]:
+    rule = f"arn:aws:events:{region}:{account}:rule/{schedule.name}"
+    return _envelope("Scheduled Event", "aws.events", rule, {}, f"{schedule.name}/{iso(at)}", at, account, region)
 
 
 def rules_from_template(resources: dict[str, Any], function_names: dict[str, str],

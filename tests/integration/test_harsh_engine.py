@@ -67,19 +67,23 @@ def test_a_lost_response_after_the_side_effects_makes_step_functions_run_the_tas
     assert len(shifts) >= 2, "Step Functions retried the task"
 
 
-def test_an_async_event_that_fails_is_retried_twice_then_dropped_and_counted(engine):
-    engine.faults["SafetyNetFunction"] = lambda event: (_ for _ in ()).throw(InjectedFault("broken"))
-    engine.harsh.status_event_delay, engine.harsh.status_event_drop = (0.0, 0.0), 0.0  # delivered at once
-    at = engine.clock.elapsed
-    event = execution_status_change({"executionArn": "arn:x", "stateMachineArn": engine.stack.state_machine_arn,
-                                     "name": "gone", "status": "FAILED", "startDate": engine.clock.now()},
-                                    "123456789012", "us-east-1", engine.clock.now())
-    engine.events.put(event)
-    engine.settle(600)
-    attempts = [i.virtual_at - at for i in engine.invocations if i.function == "SafetyNetFunction"]
-    assert len(attempts) == 3
-    assert 50 <= attempts[1] <= 70 and 160 <= attempts[2] <= 200  # about 1 and 3 minutes later
-    assert [fn for fn, _ in engine.async_dropped] == ["SafetyNetFunction"]
+def test_an_async_event_that_fails_is_retried_twice_then_dropped_and_counted():
+    spec = template()
+    del spec["Resources"]["SafetyNetFunction"]["Properties"]["DeadLetterQueue"]  # a function without one
+    with Engine() as engine:
+        engine.deploy({"HostedZoneIds": "ZLOCAL", "RecordNames": NAME}, template=spec)
+        engine.faults["SafetyNetFunction"] = lambda event: (_ for _ in ()).throw(InjectedFault("broken"))
+        engine.harsh.status_event_delay, engine.harsh.status_event_drop = (0.0, 0.0), 0.0  # delivered at once
+        at = engine.clock.elapsed
+        event = execution_status_change({"executionArn": "arn:x", "stateMachineArn": engine.stack.state_machine_arn,
+                                         "name": "gone", "status": "FAILED", "startDate": engine.clock.now()},
+                                        "123456789012", "us-east-1", engine.clock.now())
+        engine.events.put(event)
+        engine.settle(600)
+        attempts = [i.virtual_at - at for i in engine.invocations if i.function == "SafetyNetFunction"]
+        assert len(attempts) == 3
+        assert 50 <= attempts[1] <= 70 and 160 <= attempts[2] <= 200  # about 1 and 3 minutes later
+        assert [fn for fn, _ in engine.async_dropped] == ["SafetyNetFunction"]
 
 
 def test_an_async_event_that_keeps_failing_goes_to_the_functions_dead_letter_queue():

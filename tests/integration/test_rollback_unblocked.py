@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 
 from cutover import records as rr
 from cutover.adapters.store import Store
+from cutover.clock import parse_iso
 from cutover_local import seed
 from cutover_local.harsh import outage
 from tests.integration.driver import to_stage
@@ -62,3 +65,41 @@ def test_a_table_outage_does_not_hold_traffic_on_aws(engine):
     assert Store(engine.stack.table_name).lock_holder(NAME) is None
     blocked = [e for e in Store(engine.stack.table_name).ledger("table-down") if e["event"] == "rolled_back"]
     assert blocked and not blocked[0]["repeated"]
+
+
+def test_an_execution_stopped_while_its_status_event_is_lost_is_rolled_back_by_the_reconciler(engine):
+    engine.harsh.status_event_drop = 1.0  # every status event lost: the safety net never hears
+    engine.clock.call_at(3900, lambda: boto3.client("stepfunctions").stop_execution(
+        executionArn=engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":unheard",
+        error="Console", cause="stopped by hand"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="unheard")
+    assert described["status"] == "ABORTED"
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    store = Store(engine.stack.table_name)
+    rolled = next(e for e in store.ledger("unheard") if e["event"] == "rolled_back")
+    assert rolled["actor"] == "reconciler"
+    ended = engine.ended_at[described["executionArn"]]
+    assert ended <= (parse_iso(rolled["at"]) - engine.clock.start).total_seconds() <= ended + 300  # within one period
+    assert store.lock_holder(NAME) is None and store.live() == []
+
+
+def test_a_notification_sns_refused_is_recorded_alarmed_and_sent_again_once_sns_is_back(engine):
+    engine.outages.append(outage("sns", 3600, 1800))  # SNS down for the first two shifts
+    queue = boto3.client("sqs").create_queue(QueueName="watch")["QueueUrl"]
+    arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=engine.stack.topic_arn, Protocol="sqs", Endpoint=arn)
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="quiet")
+    assert described["status"] == "SUCCEEDED"
+    ledger = Store(engine.stack.table_name).ledger("quiet")
+    assert [e["notification"] for e in ledger if e["event"] == "notification_failed"] == ["promoted", "promoted"]
+    bodies = []
+    while True:
+        got = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        for m in got:
+            bodies.append(json.loads(json.loads(m["Body"])["Message"]))
+            boto3.client("sqs").delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    promoted = sorted(b["stage"] for b in bodies if b["event"] == "promoted")
+    assert promoted == [1, 2, 3], "the refused one was sent again, once"
+    assert Store(engine.stack.table_name).outbox() == []

@@ -79,7 +79,7 @@ def test_only_the_rollback_paths_may_upsert():
         if "UPSERT" in condition.get("route53:ChangeResourceRecordSetsActions", []):
             assert owner == "RollbackRecordsPolicy"
     users = {n for n, f in FUNCTIONS.items() if {"Ref": "RollbackRecordsPolicy"} in f["Properties"]["Policies"]}
-    assert users == {"RollbackFunction", "AlarmListenerFunction", "SafetyNetFunction", "AbortFunction"}
+    assert users == {"RollbackFunction", "AlarmListenerFunction", "SafetyNetFunction", "AbortFunction", "ReconcileFunction"}
 
 
 def test_the_listener_may_stop_only_this_state_machines_executions():

@@ -94,7 +94,7 @@ def on_alarm(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     return {"alarm": change.alarm, "state": change.state, "watchers": len(watchers), "rolled_back": acted}
 
 
-def on_execution_ended(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
+def on_execution_ended(event: dict[str, Any], deps: Deps, actor: str = "safety-net") -> dict[str, Any]:
     """A cutover's execution ended FAILED, TIMED_OUT or ABORTED: make sure traffic is on Heroku.
 
     A no-op (but for the ledger) when the rollback already happened: the live records are read
@@ -119,7 +119,8 @@ def on_execution_ended(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return {"cutover": cutover_id, "acted": bool(released), "released": released, "why": why}
     why_not = not_live(saved, deps, succeeded_is_final=False)
     if why_not:
-        deps.store.record(cutover_id, "safety_net_checked", "safety-net", execution_status=status, why=why, left_alone=why_not)
+        deps.store.record(cutover_id, "safety_net_checked", actor, execution_status=status, why=why, left_alone=why_not)
+        deps.store.end_live(cutover_id)
         return {"cutover": cutover_id, "acted": False, "why": f"left alone: {why_not}"}
     live = deps.route53.records_of(saved["zone_id"], [p["name"] for p in saved["pairs"]])
     on_heroku = all(
@@ -129,12 +130,55 @@ def on_execution_ended(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if saved.get("status") == "ROLLED_BACK" and on_heroku:
         deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
         released = deps.store.release([p["name"] for p in saved["pairs"]], cutover_id)
-        deps.store.record(cutover_id, "safety_net_checked", "safety-net", execution_status=status, why=why,
+        deps.store.end_live(cutover_id)
+        deps.store.record(cutover_id, "safety_net_checked", actor, execution_status=status, why=why,
                           released=released)
         return {"cutover": cutover_id, "acted": False, "why": "already rolled back"}
-    state = rollback(cutover_id, f"safety net: {why}", "safety-net", deps, execution_status=status)
+    state = rollback(cutover_id, f"{actor.replace('-', ' ')}: {why}", actor, deps, execution_status=status)
     notify(deps, state, "safety_net_acted", reason=why, execution_status=status, change_id=state["change_id"])
     return {"cutover": cutover_id, "acted": True, "why": why, "change_id": state["change_id"]}
+
+
+# The reconciler runs on a schedule (template.yaml: every RECONCILE_MINUTES minutes).
+RECONCILE_MINUTES = 5
+
+
+def reconcile(deps: Deps) -> dict[str, Any]:
+    """What the safety net would have done, for every execution whose end it did not hear of.
+
+    Status events are best effort and the safety net is one asynchronous invocation: on a
+    schedule, every cutover still live in the table is checked against Step Functions; one whose
+    execution has ended without a recorded end is made safe (rolled back unless it succeeded)
+    and its locks released. Then every notification SNS did not take is sent again.
+    """
+    assert deps.store is not None and deps.notifier is not None
+    acted, checked = [], 0
+    for item in deps.store.live():
+        cutover_id = item["cutover_id"]
+        checked += 1
+        saved = deps.store.state(cutover_id) or {}
+        arn = item.get("execution_arn") or saved.get("execution_arn")
+        status = deps.stepfunctions.status(arn) if arn else None
+        if status == "RUNNING":
+            continue
+        if status == "SUCCEEDED" and saved.get("status") == "SUCCEEDED":
+            deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
+            deps.store.release([p["name"] for p in saved["pairs"]], cutover_id)
+            deps.store.end_live(cutover_id)
+            continue
+        ended = {"detail": {"status": status if status in ENDED_BADLY else "FAILED", "name": cutover_id,
+                            "error": "ExecutionEndedUnheard" if status else "ExecutionNotFound",
+                            "cause": f"the execution is {status or 'gone'} and no end was recorded"}}
+        result = on_execution_ended(ended, deps, actor="reconciler")
+        acted.append({"cutover": cutover_id, "execution_status": status, **result})
+    resent = 0
+    for waiting in deps.store.outbox():
+        if deps.notifier.send(waiting["topic"], waiting["subject"], waiting["message"]) is None:
+            break  # SNS still refuses: try again at the next run
+        deps.store.outbox_done(waiting["sk"])
+        resent += 1
+    logger.info("reconciled", extra={"checked": checked, "acted": acted, "resent": resent})
+    return {"checked": checked, "acted": acted, "notifications_resent": resent}
 
 
 def _names_in(raw_input: Any) -> list[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -28,6 +30,7 @@ from .errors import (
     AlarmBreached,
     AlarmDataMissing,
     ChangeNotInSync,
+    CutoverError,
     InvalidChangeBatch,
     PlanInvalid,
     RecordsNotReady,
@@ -82,10 +85,21 @@ def _weights(pairs: list[rr.Pair]) -> dict[str, dict[str, int]]:
 
 
 def notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
-    assert deps.notifier is not None
-    topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn")
+    """One message per state change. One SNS would not take goes to the outbox (the reconciler
+    sends it again) and is counted (the NotificationFailed metric is alarmed): never lost silently."""
+    assert deps.notifier is not None and deps.store is not None
+    topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn") or deps.notifier.default_topic_arn
+    if not topic:
+        return
     names = ", ".join(p["name"] for p in state.get("pairs", []))
-    deps.notifier.send(topic, f"cutover {event}: {names}", {"cutover": state["id"], "event": event, **details})
+    subject, message = f"cutover {event}: {names}", {"cutover": state["id"], "event": event, **details}
+    if deps.notifier.send(topic, subject, message) is not None:
+        return
+    try:
+        entry = deps.store.record(state["id"], "notification_failed", "notifier", notification=event, topic=topic)
+        deps.store.outbox_add(state["id"], entry["seq"], topic, subject, message)
+    except (CutoverError, ClientError, BotoCoreError) as exc:  # the table is down too: the log and the metric remain
+        logger.error("notification lost", extra={"cutover": state["id"], "event": event, "error": str(exc)})
 
 
 def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution",
@@ -131,6 +145,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
 
     deps.store.acquire(plan.names, cutover_id)
     try:
+        deps.store.mark_live(cutover_id, execution_arn)
         deps.store.save_state(cutover_id, state)
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
         deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
@@ -147,6 +162,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         # AWS 0), so on any failure here the only things to undo are the lock and the watches.
         deps.store.unwatch(cutover_id, plan.alarms)
         deps.store.release(plan.names, cutover_id)
+        deps.store.end_live(cutover_id)
         raise
     notify(deps, state, "started", plan=plan.describe())
     logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
@@ -316,6 +332,7 @@ def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[
     deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
     deps.store.unwatch(state["id"], state["plan"]["alarms"])
     deps.store.release(names, state["id"])
+    deps.store.end_live(state["id"])
     drain = max(state["original_ttls"].values())
     notify(
         deps, state, "succeeded",
@@ -424,6 +441,7 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[s
     deps.store.save_state(cutover_id, new_state)
     deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
     deps.store.release([p.name for p in before], cutover_id)
+    deps.store.end_live(cutover_id)
     if first:
         metrics.add_metric(name="Rollback", unit="Count", value=1)
         notify(deps, new_state, "rolled_back", reason=new_state["rollback_reason"], actor=actor, change_id=change_id,

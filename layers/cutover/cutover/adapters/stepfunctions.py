@@ -15,6 +15,15 @@ _GONE = {"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"}
 class StepFunctions(Adapter):
     service = "stepfunctions"
 
+    def status(self, execution_arn: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when there is no such execution."""
+        try:
+            return str(self.api.describe_execution(executionArn=execution_arn)["status"])
+        except ClientError as exc:
+            if error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return None
+            raise
+
     def stop(self, execution_arn: str, error: str, cause: str) -> bool:
         """Stop a running execution; False when it had already ended or does not exist."""
         try:

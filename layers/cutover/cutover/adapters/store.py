@@ -9,6 +9,9 @@ One table, keys ``pk``/``sk``:
 - ``CUTOVER#<id>`` / ``GATE``: the task token of a stage waiting for an operator's promotion.
 - ``CUTOVER#<id>`` / ``WATCH#<alarm>``: this live cutover watches that alarm. The sparse index
   ``ALARM_INDEX`` (key ``watched_alarm``) finds the live cutovers watching an alarm without a scan.
+- ``LIVE`` / ``CUTOVER#<id>``: a cutover from its lock until its recorded end (success, or a
+  rollback that got through): what the reconciler checks against Step Functions.
+- ``OUTBOX`` / ``<id>#<seq>``: a notification SNS did not take; the reconciler sends it again.
 """
 
 from __future__ import annotations
@@ -165,6 +168,52 @@ class Store(Adapter):
             self.api.delete_item(TableName=self.table_name, Key=_item({"pk": f"CUTOVER#{cutover_id}", "sk": "GATE"}))
         except ClientError as exc:
             self._raise(exc)
+
+    # live cutovers and the notification outbox -------------------------------------------
+    def mark_live(self, cutover_id: str, execution_arn: str | None) -> None:
+        self._put({"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}", "cutover_id": cutover_id,
+                   "execution_arn": execution_arn, "since": iso(now())})
+
+    def end_live(self, cutover_id: str) -> None:
+        try:
+            self.api.delete_item(TableName=self.table_name, Key=_item({"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}"}))
+        except ClientError as exc:
+            self._raise(exc)
+
+    def live(self) -> list[dict[str, Any]]:
+        """Every cutover between its lock and its recorded end (a consistent query of the table)."""
+        return self._query_all("LIVE", "CUTOVER#")
+
+    def outbox_add(self, cutover_id: str, seq: int, topic: str, subject: str, message: dict[str, Any]) -> None:
+        self._put({"pk": "OUTBOX", "sk": f"{cutover_id}#{seq:08d}", "cutover_id": cutover_id, "topic": topic,
+                   "subject": subject, "message": message, "since": iso(now())})
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self._query_all("OUTBOX", "")
+
+    def outbox_done(self, sk: str) -> None:
+        try:
+            self.api.delete_item(TableName=self.table_name, Key=_item({"pk": "OUTBOX", "sk": sk}))
+        except ClientError as exc:
+            self._raise(exc)
+
+    def _query_all(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :p)" if prefix else ""),
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **({":p": {"S": prefix}} if prefix else {})},
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            try:
+                page = self.api.query(**kwargs)
+            except ClientError as exc:
+                self._raise(exc)
+            found.extend(_plain(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # alarm watches -----------------------------------------------------------------------
     def watch(self, cutover_id: str, alarms: Sequence[str], execution_arn: str | None) -> None:
