@@ -73,7 +73,16 @@ from .eventbridge import (
     scheduled_event,
     schedules_from_template,
 )
-from .harsh import Outage, Patches, ServiceFaults, StaleIndex, StrictStepFunctions, TokenBucket, tag_workers
+from .harsh import (
+    Outage,
+    Patches,
+    ServiceFaults,
+    StaleIndex,
+    StrictStepFunctions,
+    TokenBucket,
+    cache_parses,
+    tag_workers,
+)
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
@@ -270,6 +279,7 @@ class Engine:
         patches.set(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
         patches.set(sfn_callback.CallbackEndpoint, "wait", self._token_wait())
         tag_workers(patches)
+        cache_parses(patches)
         self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended, self._waiting.discard)
         self.sfn.install(patches)
         lag = self.rng("index-lag")

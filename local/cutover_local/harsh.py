@@ -18,6 +18,7 @@ Each piece here replaces a kindness of moto by what AWS documents (``../shared/D
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import inspect
 import json
@@ -35,6 +36,7 @@ from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, ExecutionStatus
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl
 from moto.stepfunctions.parser.asl.eval.event import event_manager
+from moto.stepfunctions.parser.asl.parse import asl_parser
 from moto.stepfunctions.parser.backend import execution as sfn_execution
 
 from .clock import VirtualClock
@@ -278,6 +280,23 @@ class StrictStepFunctions:
             raise InjectedServiceError("InvalidToken", "Invalid Token: 'Invalid token'", 400)
 
 
+_PARSED: dict[str, tuple[Any, Any]] = {}
+
+
+def cache_parses(patches: Patches) -> None:
+    """Parse each state machine definition once per process (moto parses it at creation and again
+    for every execution, 50 ms each); every caller gets its own copy of the evaluation tree."""
+    original = asl_parser.AmazonStateLanguageParser.parse
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        if definition not in _PARSED:
+            _PARSED[definition] = original(definition)
+        program, tree = _PARSED[definition]
+        return copy.deepcopy(program), tree
+
+    patches.set(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
+
+
 def _execution_of(worker: Any) -> Any:
     return getattr(worker, "_engine_execution", None)
 
@@ -334,9 +353,13 @@ class StaleIndex:
         original_put, original_delete, original_query = table_cls.put_item, table_cls.delete_item, table_cls.query
 
         def put_item(table: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            indexed = {a for i in table.global_indexes for a in i.schema_key_attrs}
             hash_value = _plain_key(item_attrs.get(table.hash_key_attr))
             range_value = _plain_key(item_attrs.get(table.range_key_attr)) if table.range_key_attr else None
-            before = _copy_item(_current(table, hash_value, range_value))
+            current = _current(table, hash_value, range_value) if indexed else None
+            if not indexed or (not indexed & set(item_attrs) and not (current and indexed & set(current.attrs))):
+                return original_put(table, item_attrs, *args, **kwargs)  # no index sees this item
+            before = _copy_item(current)
             result = original_put(table, item_attrs, *args, **kwargs)
             stale._note(table, hash_value, range_value, before)
             return result
@@ -397,11 +420,7 @@ def _key_type(table: Any, value: Any) -> Any:
 
 
 def _copy_item(item: Any) -> Any:
-    if item is None:
-        return None
-    import copy
-
-    return copy.deepcopy(item)
+    return None if item is None else copy.deepcopy(item)
 
 
 def _range(item: Any) -> Any:

@@ -48,6 +48,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.dynamodb.models.table", "Table.delete_item", ("self", "hash_key", "range_key")),
     ("moto.dynamodb.models.table", "Table.query", ("self", "hash_key")),
     ("botocore.retries.standard", "ExponentialBackoff.delay_amount", ("self", "context")),
+    ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
 )
 
 
