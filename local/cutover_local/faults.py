@@ -251,7 +251,8 @@ EDITS = ("weights", "ttl", "delete-pair", "restore-cname", "zero-zero")
 
 @dataclass(frozen=True)
 class HandEdit:
-    """Someone edits the records of the ``name``-th name by hand at ``at`` (``edit``: one of EDITS)."""
+    """Someone edits the records of the ``name``-th name by hand at ``at`` (``edit``: one of EDITS),
+    while the cutover holds the name."""
 
     at: float
     edit: str
@@ -263,6 +264,9 @@ class HandEdit:
 
 
 def _edit(world: World, name: str, edit: str) -> None:
+    assert world.engine.stack is not None
+    if Store(world.engine.stack.table_name).lock_holder(name) != world.cutover_id:
+        return  # the cutover no longer holds the name: what people do with it now is their business
     try:
         _try_edit(world, name, edit)
     except ClientError as exc:  # Route 53 is down or throttling for the person too

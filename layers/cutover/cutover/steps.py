@@ -84,16 +84,20 @@ def _weights(pairs: list[rr.Pair]) -> dict[str, dict[str, int]]:
     return {p.name: {"heroku": p.heroku_weight, "aws": p.aws_weight} for p in pairs}
 
 
-def notify(deps: Deps, state: dict[str, Any], event: str, **details: Any) -> None:
+def notify(deps: Deps, state: dict[str, Any], event: str, once: str | None = None, **details: Any) -> None:
     """One message per state change. One SNS would not take goes to the outbox (the reconciler
-    sends it again) and is counted (the NotificationFailed metric is alarmed): never lost silently."""
+    sends it again) and is counted (the NotificationFailed metric is alarmed): never lost silently.
+    ``once``: a key for a step Step Functions may run again (a lost response): the message goes out
+    only if no earlier run of the step sent it."""
     assert deps.notifier is not None and deps.store is not None
     topic = (state.get("plan") or {}).get("notify", {}).get("topic_arn") or deps.notifier.default_topic_arn
-    if not topic:
+    if not topic or (once and deps.store.notified(state["id"], once)):
         return
     names = ", ".join(p["name"] for p in state.get("pairs", []))
     subject, message = f"cutover {event}: {names}", {"cutover": state["id"], "event": event, **details}
     if deps.notifier.send(topic, subject, message) is not None:
+        if once:
+            deps.store.mark_notified(state["id"], once)
         return
     try:
         entry = deps.store.record(state["id"], "notification_failed", "notifier", notification=event, topic=topic)
@@ -148,7 +152,8 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         deps.store.mark_live(cutover_id, execution_arn)
         deps.store.save_state(cutover_id, state)
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
-        deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
+        if deps.store.claim(cutover_id, "started"):  # a retried preflight records its start once
+            deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
         if changes:
             state["change_id"] = _swap(deps, state, changes, "convert to weighted pair")
             state["change_status"] = "PENDING"
@@ -164,7 +169,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         deps.store.release(plan.names, cutover_id)
         deps.store.end_live(cutover_id)
         raise
-    notify(deps, state, "started", plan=plan.describe())
+    notify(deps, state, "started", once="started", plan=plan.describe())
     logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
     return state
 
@@ -194,11 +199,31 @@ def lower_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> di
         state.update(change_id=None, change_status="INSYNC")
         deps.store.record(state["id"], "ttl_already_low", actor, ttl=targets)
         return state
-    change_id = _swap(deps, state, changes, "lower TTL")
+    change_id = _swap_once(deps, state, changes, new, "lower TTL")
     state.update(pairs=[p.to_dict() for p in new], change_id=change_id, change_status="PENDING")
     deps.store.save_state(state["id"], state)
-    deps.store.record(state["id"], "ttl_lowered", actor, change_id=change_id, ttl_before=state["original_ttls"], ttl_after=targets)
+    if deps.store.claim(state["id"], "ttl_lowered"):
+        deps.store.record(state["id"], "ttl_lowered", actor, change_id=change_id, ttl_before=state["original_ttls"], ttl_after=targets)
     return state
+
+
+def _swap_once(deps: Deps, state: dict[str, Any], changes: list[rr.Change], after: list[rr.Pair],
+               what: str) -> str | None:
+    """``_swap``, for a step Step Functions may run again after its change went through (a lost
+    response, a timeout after the call): a refused swap whose records are already exactly what
+    this step writes is recognised as its own, and the step goes on (None: no change to wait for)."""
+    try:
+        return _swap(deps, state, changes, what)
+    except StaleRecords:
+        live = deps.route53.records_of(state["zone_id"], [p.name for p in after])
+        if all(_sorted(live.get(p.name, [])) == _sorted(p.records()) for p in after):
+            logger.info("change already applied by an earlier attempt", extra={"cutover": state["id"], "what": what})
+            return None
+        raise
+
+
+def _sorted(records: list[rr.Record]) -> list[rr.Record]:
+    return sorted((rr.from_route53(r) for r in records), key=lambda r: str(r.get("SetIdentifier")))
 
 
 def _swap(deps: Deps, state: dict[str, Any], changes: list[rr.Change], what: str) -> str:
@@ -223,7 +248,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
     stage = plan.stages[index]
     before = _pairs(state)
     changes, after = rr.shift_changes(before, stage.weight)
-    change_id = _swap(deps, state, changes, f"shift to AWS {stage.weight}%")
+    change_id = _swap_once(deps, state, changes, after, f"shift to AWS {stage.weight}%")
     state = dict(
         state,
         stage_index=index,
@@ -241,13 +266,15 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         verdict=None,
     )
     deps.store.save_state(state["id"], state)
-    deps.store.record(
-        state["id"], "shifted", actor, stage=index + 1, change_id=change_id,
-        weights_before=_weights(before), weights_after=_weights(after),
-        **({"promoted_by": promotion.get("by"), "full": bool(promotion.get("full"))} if promotion else {}),
-    )
-    metrics.add_metric(name="WeightShift", unit="Count", value=1)
-    notify(deps, state, "promoted", stage=index + 1, aws_percent=stage.weight, change_id=change_id)
+    if deps.store.claim(state["id"], f"shifted:{index + 1}"):  # one entry, even when the step ran twice
+        deps.store.record(
+            state["id"], "shifted", actor, stage=index + 1, change_id=change_id,
+            weights_before=_weights(before), weights_after=_weights(after),
+            **({"promoted_by": promotion.get("by"), "full": bool(promotion.get("full"))} if promotion else {}),
+        )
+        metrics.add_metric(name="WeightShift", unit="Count", value=1)
+    notify(deps, state, "promoted", once=f"promoted:{index + 1}", stage=index + 1, aws_percent=stage.weight,
+           change_id=change_id)
     return state
 
 
@@ -315,10 +342,11 @@ def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> 
     state = dict(state, after_change="restored", change_polls=0)
     if new == pairs:
         return dict(state, change_id=None, change_status="INSYNC")
-    change_id = _swap(deps, state, changes, "restore TTL")
+    change_id = _swap_once(deps, state, changes, new, "restore TTL")
     state.update(pairs=[p.to_dict() for p in new], change_id=change_id, change_status="PENDING")
     deps.store.save_state(state["id"], state)
-    deps.store.record(state["id"], "ttl_restored", actor, change_id=change_id, ttl_after=state["original_ttls"])
+    if deps.store.claim(state["id"], "ttl_restored"):
+        deps.store.record(state["id"], "ttl_restored", actor, change_id=change_id, ttl_after=state["original_ttls"])
     return state
 
 
@@ -327,15 +355,17 @@ def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[
     assert deps.store is not None
     names = [p["name"] for p in state["pairs"]]
     state = dict(state, status="SUCCEEDED")
+    # Step Functions runs Finalize again when its response is lost: one ledger entry, one message.
+    first = deps.store.set_status(state["id"], "SUCCEEDED", only_if_not=("SUCCEEDED",))
     deps.store.save_state(state["id"], state)
-    deps.store.set_status(state["id"], "SUCCEEDED")
-    deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
+    if first:
+        deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
     deps.store.unwatch(state["id"], state["plan"]["alarms"])
     deps.store.release(names, state["id"])
     deps.store.end_live(state["id"])
     drain = max(state["original_ttls"].values())
     notify(
-        deps, state, "succeeded",
+        deps, state, "succeeded", once="succeeded",
         advice=f"all DNS answers now point at AWS; keep Heroku serving for a drain period (at least "
         f"{drain}s, longer for clients that ignore TTLs) before scaling it down",
     )

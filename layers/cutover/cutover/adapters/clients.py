@@ -10,9 +10,10 @@ from botocore.config import Config
 
 # Route 53 allows five requests per second per account and answers Throttling or
 # PriorRequestNotComplete past that; botocore's standard mode retries both with jittered
-# backoff. What still fails after these attempts becomes Route53Busy, which the state
-# machine retries on its own schedule.
-ROUTE53_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+# backoff (at most 1 + 2 + 4 s with four attempts). What still fails becomes Route53Busy, which
+# the state machine retries on its own schedule: the SDK's retries must end well inside a
+# function's timeout (30 s), or Lambda kills it first (Lambda.Unknown).
+ROUTE53_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
 DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 
 

@@ -169,6 +169,27 @@ class Store(Adapter):
         except ClientError as exc:
             self._raise(exc)
 
+    # steps that may run twice ---------------------------------------------------------------
+    def claim(self, cutover_id: str, key: str) -> bool:
+        """True for the first caller only (a conditional write): what a step records once even when
+        Step Functions runs it again."""
+        try:
+            self.api.put_item(TableName=self.table_name,
+                              Item=_item({"pk": f"CUTOVER#{cutover_id}", "sk": f"ONCE#{key}", "at": iso(now())}),
+                              ConditionExpression="attribute_not_exists(sk)")
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            self._raise(exc)
+        return True
+
+    # notifications sent once ----------------------------------------------------------------
+    def notified(self, cutover_id: str, key: str) -> bool:
+        return self._get(f"CUTOVER#{cutover_id}", f"NOTIFIED#{key}") is not None
+
+    def mark_notified(self, cutover_id: str, key: str) -> None:
+        self._put({"pk": f"CUTOVER#{cutover_id}", "sk": f"NOTIFIED#{key}", "at": iso(now())})
+
     # live cutovers and the notification outbox -------------------------------------------
     def mark_live(self, cutover_id: str, execution_arn: str | None) -> None:
         self._put({"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}", "cutover_id": cutover_id,
