@@ -139,7 +139,10 @@ class TrafficSimulator:
         m = self._minute
         m["aws_requests"] += aws_n
         if aws_unhealthy:
-            m["aws_elb_errors"] += aws_n  # the ALB answers 503 itself; no target sees the request
+            # the ALB answers 503 itself; no target sees the request, and RequestCount counts only
+            # requests for which a target was chosen
+            m["aws_elb_errors"] += aws_n
+            m["aws_unrouted"] += aws_n
         else:
             m["aws_errors"] += self._count(aws_n, aws_rate)
             if aws_n:
@@ -153,7 +156,7 @@ class TrafficSimulator:
         self.clock.call_at(now + self.config.tick, self._tick)
 
     def _empty(self) -> dict[str, Any]:
-        return {"aws_requests": 0, "aws_errors": 0, "aws_elb_errors": 0, "heroku_requests": 0, "heroku_errors": 0,
+        return {"aws_requests": 0, "aws_errors": 0, "aws_elb_errors": 0, "aws_unrouted": 0, "heroku_requests": 0, "heroku_errors": 0,
                 "aws_p99": [], "dns": 0.0, "share": 0.0}
 
     def _close_minute(self, now: float) -> None:
@@ -163,7 +166,7 @@ class TrafficSimulator:
                         m["heroku_requests"], m["heroku_errors"], m["aws_elb_errors"])
         self.samples.append(sample)
         datapoint = {
-            "RequestCount": sample.aws_requests,
+            "RequestCount": sample.aws_requests - m["aws_unrouted"],
             "HTTPCode_Target_5XX_Count": m["aws_errors"],
             "HTTPCode_ELB_5XX_Count": m["aws_elb_errors"],
             "TargetResponseTime": {"p99": p99, "Average": p99 / 3 if p99 is not None else None},

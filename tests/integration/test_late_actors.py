@@ -56,3 +56,13 @@ def test_the_safety_net_leaves_names_another_cutover_holds_alone(world):
     result = world.invoke("SafetyNet", ended_event("exec-1", "FAILED"))
     assert result["acted"] is False and "another cutover" in result["why"]
     assert world.weights() == before and world.lock_holder() == "exec-2"
+
+
+def test_an_alarm_already_in_alarm_refuses_the_cutover_before_anything_changes(world):
+    from cutover.errors import AlarmBreached
+
+    world.set_alarm("shop-5xx-rate", "ALARM", "5xx 9%")
+    with pytest.raises(AlarmBreached, match="before the cutover started"):
+        start(world)
+    assert [r.get("SetIdentifier") for r in world.records()] == [None], "still the simple CNAME"
+    assert world.lock_holder() is None

@@ -117,7 +117,12 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
               f"({', '.join(sorted(allowed))}); add it to the HostedZoneIds parameter")]
         )
     zone_name = deps.route53.zone_name(plan.hosted_zone_id)
-    check_against_zone(plan, zone_name, deps.settings.allowed_names, deps.cloudwatch.existing(plan.alarms))
+    alarm_states = deps.cloudwatch.states(plan.alarms)
+    check_against_zone(plan, zone_name, deps.settings.allowed_names, frozenset(a.name for a in alarm_states))
+    breached = sorted(a.name for a in alarm_states if a.state == "ALARM")
+    if breached:  # the guard rails already say no: not even 10% moves (nothing is changed)
+        raise AlarmBreached(f"{', '.join(breached)} in ALARM before the cutover started: nothing was changed; "
+                            "start again once the alarms are OK")
     assert deps.store is not None
     earlier = deps.store.state(cutover_id)  # a retried preflight keeps the first snapshot
     live = deps.route53.records_of(plan.hosted_zone_id, plan.names)
