@@ -143,3 +143,22 @@ def test_every_function_folder_is_deployed():
     folders = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
     deployed = {f["Properties"]["CodeUri"].strip("/").split("/")[-1] for f in FUNCTIONS.values()}
     assert folders == deployed
+
+
+def test_the_layer_ships_botocore_only_with_its_boto3_both_as_tested():
+    from tests.support import ROOT
+
+    def pins(path):
+        out = {}
+        for line in (ROOT / path).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if "==" in line:
+                name, version = line.split("==")
+                out[name.split("[")[0].lower()] = version
+        return out
+
+    layer, dev = pins("layers/cutover/requirements.txt"), pins("requirements-dev.txt")
+    brings_botocore = "botocore" in layer or "aws-lambda-powertools" in layer  # the tracer extra needs it
+    assert brings_botocore
+    assert layer.get("boto3") and layer.get("botocore") == layer.get("boto3")
+    assert (layer["boto3"], layer["botocore"]) == (dev["boto3"], dev["botocore"])
