@@ -127,3 +127,15 @@ def test_abort_while_a_promotion_is_pending_ends_on_heroku_and_wins(engine, then
 
 def test_an_abort_needs_a_reason(engine):
     assert operator(engine, "Abort", cutover_id="anything")["errorType"] == "InputInvalid"
+
+
+def test_a_manual_gate_nobody_promotes_rolls_back_after_the_plans_gate_timeout(engine):
+    raw = dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id, gate_timeout="10m")
+    described = engine.run(raw, name="forgotten")
+    assert (described["status"], described["error"]) == ("FAILED", "CutoverRolledBack")
+    assert "States.Timeout" in described["cause"]
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    held = next(e for e in ledger(engine, "forgotten") if e["event"] == "waiting_for_promotion")
+    rolled = next(e for e in ledger(engine, "forgotten") if e["event"] == "rolled_back")
+    waited = (parse_iso(rolled["at"]) - parse_iso(held["at"])).total_seconds()
+    assert 600 <= waited <= 600 + 60

@@ -177,3 +177,14 @@ def test_durations_refuse_anything_else(text):
 def test_durations_format_shortly():
     assert [format_duration(s) for s in (0, 45, 600, 5400)] == ["0s", "45s", "10m", "1h30m"]
 
+
+
+@pytest.mark.parametrize("value", ["30s", "8d", "soon"])
+def test_a_gate_timeout_outside_one_minute_to_seven_days_is_refused(value):
+    with pytest.raises(PlanInvalid, match="gate_timeout"):
+        parse_plan(plan(gate_timeout=value))
+
+
+def test_the_gate_timeout_defaults_to_four_hours_and_travels_with_the_plan():
+    assert parse_plan(plan()).gate_timeout == 4 * 3600
+    assert parse_plan(plan(gate_timeout="2h")).to_dict()["gate_timeout"] == 7200

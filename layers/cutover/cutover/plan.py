@@ -27,13 +27,16 @@ TTL_DURING_MAX = 300
 BAKE_MAX = 24 * 3600
 INSUFFICIENT_DATA_POLICIES = ("wait", "fail", "ignore")
 DEFAULT_INSUFFICIENT_DATA = "wait"
+# A stage held for a manual promotion is not held for ever: past this the cutover rolls back.
+DEFAULT_GATE_TIMEOUT = 4 * 3600
+MIN_GATE_TIMEOUT, MAX_GATE_TIMEOUT = 60, 7 * 86_400
 
 _ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
-    "insufficient_data", "notify",
+    "insufficient_data", "notify", "gate_timeout",
 }
 
 
@@ -68,6 +71,7 @@ class Plan:
     ttl_during: int = DEFAULT_TTL_DURING
     insufficient_data: str = DEFAULT_INSUFFICIENT_DATA
     notify_topic_arn: str | None = None
+    gate_timeout: int = DEFAULT_GATE_TIMEOUT
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +93,7 @@ class Plan:
             "stages": [s.to_dict() for s in self.stages],
             "alarms": list(self.alarms),
             "insufficient_data": self.insufficient_data,
+            "gate_timeout": self.gate_timeout,
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -363,6 +368,17 @@ def parse_plan(raw: Any) -> Plan:
     if policy not in INSUFFICIENT_DATA_POLICIES:
         problems.add("insufficient_data", f"must be one of {', '.join(INSUFFICIENT_DATA_POLICIES)}, got {policy!r}")
 
+    gate_timeout = DEFAULT_GATE_TIMEOUT
+    if "gate_timeout" in spec:
+        try:
+            gate_timeout = parse_duration(spec["gate_timeout"])
+        except ValueError as exc:
+            problems.add("gate_timeout", str(exc))
+        else:
+            if not MIN_GATE_TIMEOUT <= gate_timeout <= MAX_GATE_TIMEOUT:
+                problems.add("gate_timeout", f"must be 1m to 7d (how long a stage may wait for its manual promotion), "
+                                             f"got {format_duration(gate_timeout)}")
+
     topic = None
     if spec.get("notify") is not None:
         notify = problems.mapping(spec["notify"], "notify", {"topic_arn"})
@@ -382,6 +398,7 @@ def parse_plan(raw: Any) -> Plan:
         ttl_during=ttl_during,
         insufficient_data=policy,
         notify_topic_arn=topic,
+        gate_timeout=gate_timeout,
     )
 
 
