@@ -219,12 +219,15 @@ class Store(Adapter):
             self._raise(exc)
 
     def _query_all(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
+        return self._pages({
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :p)" if prefix else ""),
             "ExpressionAttributeValues": {":pk": {"S": pk}, **({":p": {"S": prefix}} if prefix else {})},
             "ConsistentRead": True,
-        }
+        })
+
+    def _pages(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a query, page after page."""
         found: list[dict[str, Any]] = []
         while True:
             try:
@@ -255,23 +258,14 @@ class Store(Adapter):
         return self._get(f"CUTOVER#{cutover_id}", f"WATCH#{alarm}") is not None
 
     def watchers(self, alarm: str) -> list[dict[str, Any]]:
-        """The live cutovers watching ``alarm``: one query on the index, no scan."""
-        kwargs: dict[str, Any] = {
+        """The live cutovers watching ``alarm``: one query on the index, no scan (eventually
+        consistent: a reaction confirms with ``watching`` or the state before it acts)."""
+        return self._pages({
             "TableName": self.table_name,
             "IndexName": ALARM_INDEX,
             "KeyConditionExpression": "watched_alarm = :a",
             "ExpressionAttributeValues": {":a": {"S": alarm}},
-        }
-        found: list[dict[str, Any]] = []
-        while True:
-            try:
-                page = self.api.query(**kwargs)
-            except ClientError as exc:
-                self._raise(exc)
-            found.extend(_plain(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        })
 
     # ledger ------------------------------------------------------------------------------
     def record(self, cutover_id: str, event: str, actor: str, **evidence: Any) -> dict[str, Any]:
