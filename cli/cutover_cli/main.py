@@ -130,7 +130,7 @@ def dry_run(args: argparse.Namespace) -> int:
     print(f"\nearliest finish: +{format_duration(result['earliest_finish_seconds'])}")
     worst = result["worst_case_exposure"]
     print(f"worst case exposure with between-stage checks only: {worst['percent_seconds']} %-seconds "
-          f"(a breach right after the stage {worst['stage']} shift, caught at the end of its bake); "
+          f"(a breach right after the stage {worst['stage']} shift, caught when it is judged: its bake, then metric_delay); "
           "the alarm listener cuts it to the time the alarm takes to fire")
     print("a rollback at any point sends:")
     for change in result["rollback"]:

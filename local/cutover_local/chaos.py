@@ -12,6 +12,8 @@ import random
 from collections import Counter
 from typing import Any
 
+from cutover.plan import DEFAULT_METRIC_DELAY
+
 from . import faults as catalogue
 from . import invariants
 from .rehearsal import Printer, rehearse
@@ -33,7 +35,7 @@ def scenario_for(seed: int) -> tuple[Scenario, list[Any]]:
     traffic: tuple[Effect, ...] = ()
     if rng.random() < 0.25:
         traffic = (Effect("aws", stage=rng.randint(1, 3), after=rng.choice((0, 60, 120)), error_rate=0.1),)
-    horizon = CHAOS_ORIGINAL_TTL + 60 + sum(int(b[:-1]) * 60 for b in bakes) + 120
+    horizon = CHAOS_ORIGINAL_TTL + 60 + sum(int(b[:-1]) * 60 + DEFAULT_METRIC_DELAY for b in bakes) + 120
     faults = catalogue.draw(rng, horizon)
     description = ", ".join(_describe(f) for f in faults)
     return Scenario(f"chaos-{seed}", description, plan=plan, traffic=traffic, insync_after=rng.choice((10, 25, 40)),

@@ -242,14 +242,16 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
         stage = result["stage_index"] + 1
         timeline.stage_started[stage] = at
         timeline.weights.append((at, result["aws_percent"]))
-        note(at, f"stage {stage}: AWS {result['aws_percent']}%, bake {format_duration(result['bake_seconds'])}")
+        delay = result["judge_after_seconds"] - result["bake_seconds"]
+        note(at, f"stage {stage}: AWS {result['aws_percent']}%, bake {format_duration(result['bake_seconds'])}, "
+                 f"judged {format_duration(delay)} later, once its last minutes of data are visible")
     elif inv.function == "EvaluateAlarmsFunction" and inv.event.get("recheck") is True:
         if result.get("verdict") == "PASS":
             note(at, "alarms rechecked before the promotion: OK")
     elif inv.function == "EvaluateAlarmsFunction":
         if result.get("verdict") == "PASS":
             timeline.stages_passed += 1
-            note(at, f"stage {result['stage_index']} passed: alarms OK over the whole bake")
+            note(at, f"stage {result['stage_index']} passed: alarms OK over the whole bake and its data delay")
         else:
             note(at, "waiting for alarm data (insufficient_data: wait)")
     elif inv.function == "RollbackFunction":

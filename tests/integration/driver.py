@@ -26,7 +26,7 @@ def step(world, function: str, state: dict[str, Any]) -> dict[str, Any]:
 
 def run_stage(world, state: dict[str, Any]) -> dict[str, Any]:
     state = step(world, "Shift", state)
-    world.clock.advance(state["bake_seconds"])
+    world.clock.advance(state["judge_after_seconds"])  # the Bake wait
     return world.invoke("EvaluateAlarms", {"cutover": state})
 
 

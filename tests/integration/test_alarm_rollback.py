@@ -38,6 +38,18 @@ def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_ala
     assert result["stages_completed"] == 0
 
 
+def test_errors_in_the_last_minutes_of_the_last_bake_are_seen_before_the_cutover_is_declared_done():
+    """Datapoints of the bake's last minutes become visible after it ends: the stage is judged once
+    they are (metric_delay), and the watch lasts until then, so the cutover does not end on AWS."""
+    late = Scenario("late-breach", "", traffic=(Effect("aws", stage=3, after=30 * 60 - 90, error_rate=0.3),))
+    result, timeline = rehearse(late, say=lambda line: None)
+    assert result["status"] == "ROLLED_BACK", result["status"]
+    assert result["final_weights"]["aws"] == 0
+    alarm_at = next(t for t, name, state in timeline.alarm_changes if state == "ALARM")
+    assert alarm_at > timeline.stage_started[3] + 30 * 60, "the alarm fired after the bake ended"
+    assert timeline.rollback_submitted_at >= alarm_at
+
+
 def test_an_execution_stopped_from_outside_ends_on_heroku_through_the_safety_net(engine):
     engine.harsh.status_event_drop = 0.0  # AWS delivers status events best effort: this test needs it delivered
     def stop():

@@ -38,11 +38,11 @@ class EditAfterTheEnd:
             boto3.client("route53").change_resource_record_sets(HostedZoneId=world.zone_id, ChangeBatch={"Changes": [
                 {"Action": "UPSERT", "ResourceRecordSet": {**r, "Weight": 50}} for r in pair]})
 
-        world.engine.clock.call_at(1500, edit)
+        world.engine.clock.call_at(2000, edit)
 
 
 def test_the_checker_sees_a_name_that_no_longer_serves_aws_after_success():
-    result = short_run([EditAfterTheEnd()])  # the cutover ends at about 1,100 s
+    result = short_run([EditAfterTheEnd()])  # the cutover ends at about 1,750 s
     assert result["status"] == "SUCCEEDED"
     assert any(v.startswith("succeeded-on-aws:") and "serves both" in v for v in result["violations"])
 

@@ -27,9 +27,10 @@ def test_the_dry_run_lists_every_batch_with_its_earliest_time(world, tmp_path, c
     result = json.loads(capsys.readouterr().out)
     assert [s["what"].split(":")[0] for s in result["steps"]] == [
         "convert to weighted pair Heroku 100 / AWS 0", "lower TTL to 60s", "stage 1", "stage 2", "stage 3", "restore the original TTL"]
-    assert [s["earliest_at"] for s in result["steps"]] == [0, 60, 3720, 4380, 5640, 7500]
-    assert result["earliest_finish_seconds"] == 7560
-    assert result["worst_case_exposure"] == {"percent_seconds": 100 * (1800 + 60), "stage": 3}
+    # each stage is judged its bake + metric_delay (240 s) after its change is INSYNC (60 s)
+    assert [s["earliest_at"] for s in result["steps"]] == [0, 60, 3720, 4620, 6120, 8220]
+    assert result["earliest_finish_seconds"] == 8280
+    assert result["worst_case_exposure"] == {"percent_seconds": 100 * (1800 + 240 + 60), "stage": 3}
     assert [c["Action"] for c in result["rollback"]] == ["UPSERT", "UPSERT"]
     assert world.route53.calls.get("ChangeResourceRecordSets", 0) == 0, "a dry run changes nothing"
 
@@ -39,7 +40,7 @@ def test_the_dry_run_prints_a_readable_plan(world, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "DELETE www.shop.example.com CNAME TTL 3600 -> tranquil-reef-1234.herokudns.com" in out
     assert "CREATE www.shop.example.com CNAME [cutover-aws] weight 10 TTL 60 -> shop-alb" in out
-    assert "earliest finish: +2h6m" in out
+    assert "earliest finish: +2h18m" in out
 
 
 def test_the_dry_run_refuses_an_invalid_plan_or_the_apex(world, tmp_path, capsys):

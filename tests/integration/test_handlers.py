@@ -91,7 +91,7 @@ def test_lower_ttl_then_wait_the_old_ttl_then_shift(world):
     assert state["wait_seconds"] == 3600
     state = step(world, "Shift", state)
     assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
-    assert state["aws_percent"] == 10 and state["bake_seconds"] == 600 and state["is_last"] is False
+    assert state["aws_percent"] == 10 and state["bake_seconds"] == 600 and state["judge_after_seconds"] == 600 + 240 and state["is_last"] is False
 
 
 def test_change_status_is_pending_until_route53_has_applied_the_change(world):

@@ -9,6 +9,7 @@ import pytest
 
 from cutover import records as rr
 from cutover.adapters.store import Store
+from cutover.plan import DEFAULT_METRIC_DELAY
 from tests.support import ALARMS, NAME, plan, template
 
 
@@ -50,8 +51,8 @@ def test_a_healthy_cutover_ends_on_aws_with_the_ttl_restored_and_the_lock_releas
 
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_a_breach_at_each_stage_rolls_back_to_heroku_with_the_reason_recorded(engine, stage):
-    # stage n is baking from about 3600 + sum of the earlier bakes (+ polls)
-    starts = {1: 3700, 2: 3700 + 600 + 60, 3: 3700 + 600 + 1200 + 120}
+    # stage n is baking from about 3600 + the earlier bakes, each judged metric_delay after it (+ polls)
+    starts = {1: 3700, 2: 3700 + 600 + DEFAULT_METRIC_DELAY + 60, 3: 3700 + 600 + 1200 + 2 * DEFAULT_METRIC_DELAY + 120}
     at_virtual_second(engine, starts[stage] + 120, lambda: boto3.client("cloudwatch").set_alarm_state(
         AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx rate 7%"))
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"breach-{stage}")

@@ -141,7 +141,7 @@ def test_no_arn_or_account_is_hard_coded():
 
 
 def test_waits_come_from_the_plan():
-    assert STATES["Bake"]["SecondsPath"] == "$.cutover.bake_seconds"
+    assert STATES["Bake"]["SecondsPath"] == "$.cutover.judge_after_seconds"
     assert STATES["WaitOldTtl"]["SecondsPath"] == "$.cutover.wait_seconds"
     assert STATES["WaitForPromotionTime"]["TimestampPath"] == "$.cutover.promote_at"
 

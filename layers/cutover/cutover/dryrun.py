@@ -107,7 +107,7 @@ class Step:
 def dry_run(plan: Plan, live: dict[str, list[rr.Record]], insync_seconds: int = 60) -> dict[str, Any]:
     """Every batch the cutover will send, in order, with the earliest time each can go out, the
     earliest finish, and the worst-case exposure with between-stage checks alone (a breach right
-    after a shift, caught at the end of that stage's bake: AWS percent x seconds to Heroku INSYNC).
+    after a shift, caught when that stage is judged, its bake and metric_delay after the shift: AWS percent x seconds to Heroku INSYNC).
     """
     steps: list[Step] = []
     at = 0
@@ -126,8 +126,8 @@ def dry_run(plan: Plan, live: dict[str, list[rr.Record]], insync_seconds: int = 
     for index, stage in enumerate(plan.stages):
         shift, current = rr.shift_changes(current, stage.weight)
         steps.append(Step(f"stage {index + 1}: AWS {stage.weight}%, bake {stage.bake}s", at, tuple(shift), stage.weight))
-        at += insync_seconds + stage.bake
-        exposure = stage.weight * (stage.bake + insync_seconds)
+        at += insync_seconds + stage.bake + plan.metric_delay
+        exposure = stage.weight * (stage.bake + plan.metric_delay + insync_seconds)
         worst = max(worst, (exposure, index + 1))
     restore, restored = rr.ttl_changes(current, original_ttls)
     if restored != current:

@@ -30,13 +30,18 @@ DEFAULT_INSUFFICIENT_DATA = "wait"
 # A stage held for a manual promotion is not held for ever: past this the cutover rolls back.
 DEFAULT_GATE_TIMEOUT = 4 * 3600
 MIN_GATE_TIMEOUT, MAX_GATE_TIMEOUT = 60, 7 * 86_400
+# A stage is judged this long after its bake ends: an ALB datapoint becomes visible 60-150 s after
+# its minute ends and alarms are evaluated once a minute on what is visible, so a check made the
+# moment a bake ends has not seen its last minutes (240 s: 150 s + one evaluation + a margin).
+DEFAULT_METRIC_DELAY = 240
+MAX_METRIC_DELAY = 15 * 60
 
 _ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
-    "insufficient_data", "notify", "gate_timeout",
+    "insufficient_data", "notify", "gate_timeout", "metric_delay",
 }
 
 
@@ -72,6 +77,7 @@ class Plan:
     insufficient_data: str = DEFAULT_INSUFFICIENT_DATA
     notify_topic_arn: str | None = None
     gate_timeout: int = DEFAULT_GATE_TIMEOUT
+    metric_delay: int = DEFAULT_METRIC_DELAY
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +100,7 @@ class Plan:
             "alarms": list(self.alarms),
             "insufficient_data": self.insufficient_data,
             "gate_timeout": self.gate_timeout,
+            "metric_delay": self.metric_delay,
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -379,6 +386,17 @@ def parse_plan(raw: Any) -> Plan:
                 problems.add("gate_timeout", f"must be 1m to 7d (how long a stage may wait for its manual promotion), "
                                              f"got {format_duration(gate_timeout)}")
 
+    metric_delay = DEFAULT_METRIC_DELAY
+    if "metric_delay" in spec:
+        try:
+            metric_delay = parse_duration(spec["metric_delay"])
+        except ValueError as exc:
+            problems.add("metric_delay", str(exc))
+        else:
+            if not 0 <= metric_delay <= MAX_METRIC_DELAY:
+                problems.add("metric_delay", f"must be 0s to 15m (how long after a bake its last datapoints are "
+                                             f"visible to the alarms), got {format_duration(metric_delay)}")
+
     topic = None
     if spec.get("notify") is not None:
         notify = problems.mapping(spec["notify"], "notify", {"topic_arn"})
@@ -399,6 +417,7 @@ def parse_plan(raw: Any) -> Plan:
         insufficient_data=policy,
         notify_topic_arn=topic,
         gate_timeout=gate_timeout,
+        metric_delay=metric_delay,
     )
 
 

@@ -50,7 +50,7 @@ DATA_WAIT_SECONDS = 60
 
 STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
-    "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "is_last",
+    "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "judge_after_seconds", "is_last",
     "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
     "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
 )
@@ -261,6 +261,8 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         pairs=[p.to_dict() for p in after],
         aws_percent=stage.weight,
         bake_seconds=stage.bake,
+        # the Bake wait: the bake, then the time its last minutes of data take to reach the alarms
+        judge_after_seconds=stage.bake + plan.metric_delay,
         is_last=index == len(plan.stages) - 1,
         change_id=change_id,
         change_status="PENDING",
