@@ -13,7 +13,7 @@ from cutover import records as rr
 from cutover.adapters.store import Store
 from cutover.clock import iso, parse_iso
 from tests.integration.test_alarm_rollback import deliver_alarm
-from tests.integration.test_state_machine import weights
+from tests.integration.test_state_machine import at_virtual_second, weights
 from tests.support import plan
 
 
@@ -105,6 +105,31 @@ def test_an_alarm_breach_while_waiting_rolls_back(engine):
     assert described["status"] in ("FAILED", "ABORTED")
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     assert Store(engine.stack.table_name).gate("breach-held") is None
+
+
+@pytest.mark.parametrize("second", [{"promote": "manual"}, {"promote": {"at": "2026-12-02T08:00:00Z"}}])
+def test_an_alarm_the_listener_never_handles_still_rolls_back_a_waiting_stage_within_one_reconcile(engine, second):
+    """Every invocation of the listener fails (after Lambda's retries, to the DLQ): the stage
+    waiting at its gate is not left on AWS until the gate ends; the reconciler rechecks its alarms."""
+    from cutover_local.faults import LambdaServiceException
+
+    def listener_down(event):
+        raise LambdaServiceException("injected: the alarm listener is unavailable")
+
+    engine.faults["AlarmListenerFunction"] = listener_down
+    # the first stage (shifted at about 3,700 s) is judged at about 4,540 s: at 5,000 s the second waits at its gate
+    breached_at = 5000
+    at_virtual_second(engine, breached_at, lambda: deliver_alarm(engine))
+    described = engine.run(dict(gated(second), hosted_zone_id=engine.zone_id), name="unheard")
+    assert described["status"] in ("FAILED", "ABORTED")  # the token refused, or the execution stopped
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    rolled = [e for e in ledger(engine, "unheard") if e["event"] == "rolled_back"]
+    assert [e["actor"] for e in rolled if not e["repeated"]] == ["reconciler"] and "shop-5xx-rate" in rolled[0]["reason"]
+    held = [e for e in ledger(engine, "unheard") if e["event"] in ("evaluated", "waiting_for_promotion")]
+    assert parse_iso(held[-1]["at"]) < parse_iso(rolled[0]["at"]), "it was waiting at the gate"
+    assert (parse_iso(rolled[0]["at"]) - (engine.clock.start + timedelta(seconds=breached_at))).total_seconds() <= 5 * 60 + 60
+    assert len(shifts(engine, "unheard")) == 1, "the gate never opened"
+    assert Store(engine.stack.table_name).lock_holder("www.shop.example.com") is None
 
 
 @pytest.mark.parametrize("then_promote", [False, True])

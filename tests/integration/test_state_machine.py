@@ -32,6 +32,16 @@ def at_virtual_second(engine, second: float, action) -> None:
     engine.clock.call_at(second, action)
 
 
+def brief_breach(engine, second: float, alarm: str = ALARMS[0], reason: str = "5xx rate 7%") -> None:
+    """The alarm in ALARM at ``second`` and OK again 30 s later, between two runs of the reconciler
+    (every 300 s from the start, and it reacts to an alarm in ALARM now): no event is delivered,
+    so only the execution's own EvaluateAlarms sees it, in the alarm's history."""
+    assert second % 300 < 270, "a reconciler run would see it"
+    cw = boto3.client("cloudwatch")
+    at_virtual_second(engine, second, lambda: cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason=reason))
+    at_virtual_second(engine, second + 30, lambda: cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered"))
+
+
 def assert_all_on_heroku_unless_succeeded(engine, described) -> None:
     if described["status"] != "SUCCEEDED":
         assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
@@ -53,8 +63,7 @@ def test_a_healthy_cutover_ends_on_aws_with_the_ttl_restored_and_the_lock_releas
 def test_a_breach_at_each_stage_rolls_back_to_heroku_with_the_reason_recorded(engine, stage):
     # stage n is baking from about 3600 + the earlier bakes, each judged metric_delay after it (+ polls)
     starts = {1: 3700, 2: 3700 + 600 + DEFAULT_METRIC_DELAY + 60, 3: 3700 + 600 + 1200 + 2 * DEFAULT_METRIC_DELAY + 120}
-    at_virtual_second(engine, starts[stage] + 120, lambda: boto3.client("cloudwatch").set_alarm_state(
-        AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx rate 7%"))
+    brief_breach(engine, starts[stage] + 120)
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name=f"breach-{stage}")
     assert described["status"] == "FAILED"
     assert described["error"] == "CutoverRolledBack"
@@ -67,9 +76,7 @@ def test_a_breach_at_each_stage_rolls_back_to_heroku_with_the_reason_recorded(en
 
 
 def test_a_breach_that_recovers_inside_the_bake_still_fails_the_stage(engine):
-    cw = boto3.client("cloudwatch")
-    at_virtual_second(engine, 3900, lambda: cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="ALARM", StateReason="p99 2.4s"))
-    at_virtual_second(engine, 3960, lambda: cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="OK", StateReason="p99 180ms"))
+    brief_breach(engine, 3910, ALARMS[1], "p99 2.4s")
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name="recovered")
     assert described["status"] == "FAILED" and "recovered" in described["cause"]
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
@@ -123,8 +130,7 @@ def test_a_rollback_that_fails_transiently_is_retried_and_ends_on_heroku(engine)
             raise LambdaServiceException("Rollback unavailable")
 
     engine.faults["RollbackFunction"] = once
-    at_virtual_second(engine, 3800, lambda: boto3.client("cloudwatch").set_alarm_state(
-        AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx"))
+    brief_breach(engine, 3800)
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name="rollback-retried")
     assert (described["status"], described["error"]) == ("FAILED", "CutoverRolledBack")
     assert failures == [1]

@@ -15,7 +15,7 @@ FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless
 NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"}
 # Task-token callbacks have no resource-level permissions either; only the operator functions answer them.
 TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
-              "AlarmListenerFunction": {"states:SendTaskFailure"}}
+              "AlarmListenerFunction": {"states:SendTaskFailure"}, "ReconcileFunction": {"states:SendTaskFailure"}}
 LOG_DELIVERY = {
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",

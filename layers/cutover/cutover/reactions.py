@@ -62,36 +62,59 @@ def on_alarm(event: dict[str, Any], deps: Deps) -> dict[str, Any]:
             deps.store.record(cutover_id, "alarm_state_ignored", "alarm-listener", alarm=change.alarm,
                               state=change.state, changed_at=change.changed_at, why="older than the cutover's watch")
             continue
-        received = now()
-        deps.store.record(cutover_id, "alarm_state", "alarm-listener", alarm=change.alarm, state=change.state,
-                          previous=change.previous, alarm_reason=change.reason, changed_at=change.changed_at)
-        if change.state != "ALARM":
-            continue
-        # The index is eventually consistent: it can still show a watch a finished cutover left.
-        saved = deps.store.state(cutover_id)
-        why = "no state recorded" if saved is None else not_live(saved, deps)
-        if why is None and saved is not None and saved.get("status") != "RUNNING" and not deps.store.watching(cutover_id, change.alarm):
-            why = f"its watch of {change.alarm} has ended ({saved.get('status')})"
-        if why:
-            deps.store.record(cutover_id, "alarm_state_ignored", "alarm-listener", alarm=change.alarm,
-                              state=change.state, changed_at=change.changed_at, why=why)
-            continue
-        reason = f"AlarmBreached: alarm {change.alarm} went to ALARM: {change.reason}"
-        state = rollback(cutover_id, reason, "alarm-listener", deps, alarm=change.alarm, changed_at=change.changed_at,
-                         reaction_seconds=round((received - parse_iso(change.changed_at)).total_seconds(), 3))
-        cause = f"alarm {change.alarm} went to ALARM; rolled back to Heroku: {change.reason}"
-        stopped = False
-        gate = deps.store.gate(cutover_id)
-        if gate is not None:  # a stage waiting for a promotion: refuse it (abort wins)
-            deps.store.release_gate(cutover_id)
-            stopped = deps.stepfunctions.send_failure(gate["token"], "AlarmBreached", cause)
-        elif watch.get("execution_arn"):
-            stopped = deps.stepfunctions.stop(watch["execution_arn"], "AlarmBreached", cause)
-        deps.store.record(cutover_id, "execution_stopped" if stopped else "execution_already_ended", "alarm-listener",
-                          execution_arn=watch.get("execution_arn"), change_id=state["change_id"])
-        acted.append(cutover_id)
+        if _react(cutover_id, change, watch.get("execution_arn"), "alarm-listener", deps):
+            acted.append(cutover_id)
     logger.info("alarm event", extra={"alarm": change.alarm, "state": change.state, "watchers": len(watchers), "acted": acted})
     return {"alarm": change.alarm, "state": change.state, "watchers": len(watchers), "rolled_back": acted}
+
+
+def _react(cutover_id: str, change: AlarmChange, execution_arn: str | None, actor: str, deps: Deps) -> bool:
+    """Record an alarm change for one watching cutover and, on ALARM, roll it back and end its
+    execution, if it is still live, owns its names and still watches the alarm (consistent reads:
+    the index can still show a watch a finished cutover left). True when it rolled back."""
+    assert deps.store is not None
+    received = now()
+    deps.store.record(cutover_id, "alarm_state", actor, alarm=change.alarm, state=change.state,
+                      previous=change.previous, alarm_reason=change.reason, changed_at=change.changed_at)
+    if change.state != "ALARM":
+        return False
+    saved = deps.store.state(cutover_id)
+    why = "no state recorded" if saved is None else not_live(saved, deps)
+    if why is None and saved is not None and saved.get("status") != "RUNNING" and not deps.store.watching(cutover_id, change.alarm):
+        why = f"its watch of {change.alarm} has ended ({saved.get('status')})"
+    if why:
+        deps.store.record(cutover_id, "alarm_state_ignored", actor, alarm=change.alarm,
+                          state=change.state, changed_at=change.changed_at, why=why)
+        return False
+    reason = f"AlarmBreached: alarm {change.alarm} went to ALARM: {change.reason}"
+    state = rollback(cutover_id, reason, actor, deps, alarm=change.alarm, changed_at=change.changed_at,
+                     reaction_seconds=round((received - parse_iso(change.changed_at)).total_seconds(), 3))
+    cause = f"alarm {change.alarm} went to ALARM; rolled back to Heroku: {change.reason}"
+    stopped = False
+    gate = deps.store.gate(cutover_id)
+    if gate is not None:  # a stage waiting for a promotion: refuse it (abort wins)
+        deps.store.release_gate(cutover_id)
+        stopped = deps.stepfunctions.send_failure(gate["token"], "AlarmBreached", cause)
+    elif execution_arn:
+        stopped = deps.stepfunctions.stop(execution_arn, "AlarmBreached", cause)
+    deps.store.record(cutover_id, "execution_stopped" if stopped else "execution_already_ended", actor,
+                      execution_arn=execution_arn, change_id=state["change_id"])
+    return True
+
+
+def recheck_alarms(cutover_id: str, saved: dict[str, Any], execution_arn: str | None, deps: Deps) -> str | None:
+    """The reconciler's backstop for a running cutover (a stage waiting hours at a gate has only
+    the listener watching, and a listener invocation can fail for good): an alarm the cutover
+    watches that is in ALARM now is reacted to as the listener would. The alarm that acted, or None."""
+    assert deps.store is not None
+    alarms = (saved.get("plan") or {}).get("alarms") or []
+    for alarm in deps.cloudwatch.states(alarms):
+        if alarm.state != "ALARM" or not deps.store.watching(cutover_id, alarm.name):
+            continue
+        change = AlarmChange(alarm.name, "ALARM", "", alarm.reason, alarm.updated_at)
+        if _react(cutover_id, change, execution_arn, "reconciler", deps):
+            return alarm.name
+    return None
 
 
 def on_execution_ended(event: dict[str, Any], deps: Deps, actor: str = "safety-net") -> dict[str, Any]:
@@ -160,6 +183,10 @@ def reconcile(deps: Deps) -> dict[str, Any]:
         arn = item.get("execution_arn") or saved.get("execution_arn")
         status = deps.stepfunctions.status(arn) if arn else None
         if status == "RUNNING":
+            alarm = recheck_alarms(cutover_id, saved, arn, deps) if saved.get("status") == "RUNNING" else None
+            if alarm:
+                acted.append({"cutover": cutover_id, "execution_status": status, "acted": True,
+                              "why": f"alarm {alarm} in ALARM"})
             continue
         if status == "SUCCEEDED" and saved.get("status") == "SUCCEEDED":
             deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
