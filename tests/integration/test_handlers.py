@@ -22,6 +22,35 @@ def test_preflight_converts_the_simple_record_to_a_weighted_pair_in_one_batch(wo
     assert world.lock_holder() == "exec-1"
 
 
+def replace_live_record(world, **extra) -> dict:
+    """The name's simple CNAME replaced by one that also carries ``extra`` (as Route 53 holds it)."""
+    (live,) = world.records()
+    record = {**live, **extra}
+    world.edit_out_of_band([{"Action": "DELETE", "ResourceRecordSet": live}, {"Action": "CREATE", "ResourceRecordSet": record}])
+    return record
+
+
+def test_the_conversion_deletes_the_live_record_exactly_as_route53_holds_it(world):
+    """Route 53 deletes a record that has a health check only if the DELETE names it too."""
+    import boto3
+
+    check = boto3.client("route53").create_health_check(CallerReference="heroku", HealthCheckConfig={
+        "Type": "HTTPS", "FullyQualifiedDomainName": HEROKU, "ResourcePath": "/"})["HealthCheck"]["Id"]
+    replace_live_record(world, HealthCheckId=check)
+    world.route53.changes.clear()
+    start(world)
+    assert world.weights() == {rr.HEROKU_ID: 100, rr.AWS_ID: 0}
+    (_, batch), = world.route53.changes.values()
+    assert batch[0]["Action"] == "DELETE" and batch[0]["ResourceRecordSet"]["HealthCheckId"] == check
+
+
+def test_a_single_failover_record_is_not_taken_for_a_simple_cname(world):
+    replace_live_record(world, SetIdentifier="primary", Failover="PRIMARY")
+    with pytest.raises(RecordsNotReady, match="records this tool does not cut over"):
+        start(world)
+    assert world.lock_holder() is None and [r.get("Failover") for r in world.records()] == ["PRIMARY"]
+
+
 def test_preflight_takes_the_heroku_target_from_the_live_record_when_the_plan_leaves_it_out(world):
     state = start(world, plan(hosted_zone_id=world.zone_id, heroku=None))
     assert state["pairs"][0]["heroku_target"] == HEROKU

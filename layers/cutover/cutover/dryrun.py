@@ -28,7 +28,7 @@ def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tupl
             f"{name} has no record in the zone: create it as a CNAME to your Heroku DNS target first"
         )
     ids = {r.get("SetIdentifier") for r in live}
-    if len(live) == 1 and live[0]["Type"] == "CNAME" and "Weight" not in live[0]:
+    if len(live) == 1 and live[0]["Type"] == "CNAME" and not rr.routed(live[0]):
         target = live[0]["ResourceRecords"][0]["Value"]
         if target.endswith(".herokuapp.com"):
             raise RecordsNotReady(

@@ -181,7 +181,8 @@ def from_route53(record: Record) -> Record:
 _KEYS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "AliasTarget")
 # What else Route 53 holds on a record and matches a DELETE against (a record with a health
 # check is deleted only by a DELETE that names the same health check).
-_HELD_KEYS = (*_KEYS, "HealthCheckId", "Region", "Failover", "MultiValueAnswer", "GeoLocation")
+_ROUTING_KEYS = ("Weight", "Region", "Failover", "MultiValueAnswer", "GeoLocation")
+_HELD_KEYS = (*_KEYS, *_ROUTING_KEYS, "HealthCheckId")
 
 
 def _key(record: Record) -> tuple[str, str, str | None]:
@@ -190,11 +191,17 @@ def _key(record: Record) -> tuple[str, str, str | None]:
 
 def _same(a: Record, b: Record, held: bool = False) -> bool:
     if held:
-        return _as_held(a) == _as_held(b)
+        return as_held(a) == as_held(b)
     return from_route53(a) == from_route53(b)
 
 
-def _as_held(record: Record) -> Record:
+def routed(record: Record) -> bool:
+    """Whether the record has a routing policy (weighted, failover, ...): not a simple record."""
+    return "SetIdentifier" in record or any(k in record for k in _ROUTING_KEYS)
+
+
+def as_held(record: Record) -> Record:
+    """A record as Route 53 holds it (every field a DELETE must repeat), names normalized."""
     out = {k: v for k, v in record.items() if k in _HELD_KEYS}
     return {**out, **from_route53(record)}
 
@@ -207,8 +214,10 @@ def _record_problems(record: Record, zone: str) -> list[str]:
     ttl = record.get("TTL")
     if "AliasTarget" not in record and (not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL):
         problems.append(f"{name}: TTL must be 0-{MAX_TTL}, got {ttl!r}")
-    if ("Weight" in record) != (set_id is not None):
-        problems.append(f"{name}: a weighted record needs both SetIdentifier and Weight")
+    routing = [k for k in _ROUTING_KEYS if k in record]  # a weighted, failover, ... record
+    if routing and set_id is None or set_id is not None and not routing:
+        problems.append(f"{name}: a weighted record needs both SetIdentifier and Weight" if routing in ([], ["Weight"])
+                        else f"{name}: a {routing[0]} record needs a SetIdentifier")
     weight = record.get("Weight")
     if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT):
         problems.append(f"{name} ({set_id}): Weight must be 0-{MAX_WEIGHT}, got {weight!r}")
@@ -283,7 +292,7 @@ def apply_changes(existing: Sequence[Record], changes: Sequence[Change], zone_na
     must repeat them, and every weight at 0 is accepted.
     """
     zone = bare(zone_name)
-    normal = _as_held if as_route53 else from_route53
+    normal = as_held if as_route53 else from_route53
     current = {_key(r): normal(r) for r in existing}
     problems: list[str] = []
     touched: set[str] = set()

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..errors import InvalidChangeBatch, Route53Busy
-from ..records import Change, Record, bare, from_route53, to_route53
+from ..records import Change, Record, as_held, bare, to_route53
 from .clients import Adapter, error_code
 
 _BUSY = {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "ServiceUnavailable"}
@@ -25,7 +25,8 @@ class Route53(Adapter):
         return bare(zone["Name"])
 
     def records_of(self, zone_id: str, names: Iterable[str]) -> dict[str, list[Record]]:
-        """Every record set of each name, normalized (``records.from_route53``)."""
+        """Every record set of each name as Route 53 holds it (``records.as_held``: names normalized,
+        every field a DELETE must repeat kept, a health check id included)."""
         out: dict[str, list[Record]] = {}
         for name in names:
             found: list[Record] = []
@@ -34,7 +35,7 @@ class Route53(Adapter):
                 while True:
                     page = self.api.list_resource_record_sets(**kwargs)
                     batch = [r for r in page["ResourceRecordSets"] if bare(r["Name"]) == bare(name)]
-                    found.extend(from_route53(r) for r in batch)
+                    found.extend(as_held(r) for r in batch)
                     more = page.get("IsTruncated") and bare(page.get("NextRecordName", "")) == bare(name)
                     if not more:
                         break
