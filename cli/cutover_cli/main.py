@@ -85,6 +85,7 @@ def dry_run(args: argparse.Namespace) -> int:
     """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from cutover import history
     from cutover.adapters.cloudwatch import CloudWatch
     from cutover.adapters.route53 import Route53
     from cutover.dryrun import dry_run as compute
@@ -99,6 +100,7 @@ def dry_run(args: argparse.Namespace) -> int:
         zone_name = route53.zone_name(plan.hosted_zone_id)
         check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
         result = compute(plan, route53.records_of(plan.hosted_zone_id, plan.names), args.insync)
+        result["history_events_worst_case"] = history.worst_case(plan)
     except PlanInvalid as exc:
         return report_invalid_plan("plan", exc.problems, "nothing would be changed")
     except OSError as exc:
@@ -132,6 +134,8 @@ def dry_run(args: argparse.Namespace) -> int:
     print(f"worst case exposure with between-stage checks only: {worst['percent_seconds']} %-seconds "
           f"(a breach right after the stage {worst['stage']} shift, caught when it is judged: its bake, then metric_delay); "
           "the alarm listener cuts it to the time the alarm takes to fire")
+    print(f"execution history: at most {result['history_events_worst_case']} events, every loop at its bound "
+          f"and a day of rollback retries (Step Functions' limit: {history.HISTORY_LIMIT})")
     print("a rollback at any point sends:")
     for change in result["rollback"]:
         r = change["ResourceRecordSet"]

@@ -216,6 +216,35 @@ def test_insufficient_data_wait_waits_then_gives_up_after_one_more_bake(world):
     assert waits == state["bake_seconds"] // 60
 
 
+def test_a_long_bake_waits_for_data_a_tenth_of_it_at_a_time_at_most_ten_times(world):
+    raw = plan(hosted_zone_id=world.zone_id, stages=[{"weight": 10, "bake": "24h"}, {"weight": 100, "bake": "10m"}])
+    state = step(world, "Shift", to_stage(world, 0, raw=raw))
+    world.set_alarm(ALARMS[1], "INSUFFICIENT_DATA", "no requests")
+    world.clock.advance(state["judge_after_seconds"])
+    intervals = []
+    with pytest.raises(AlarmDataMissing, match="beyond the bake"):
+        while True:
+            state = world.invoke("EvaluateAlarms", {"cutover": state})
+            intervals.append(state["data_wait_seconds"])
+            world.clock.advance(state["data_wait_seconds"])
+    assert intervals == [24 * 3600 // 10] * 10
+
+
+def test_a_change_is_polled_every_10_s_for_a_minute_then_every_minute_and_given_up_after_15_polls(world):
+    from cutover.errors import ChangeNotInSync
+
+    state = start(world)
+    world.route53.insync_after = 10**6  # never INSYNC
+    state = world.invoke("LowerTtl", {"cutover": state})
+    waits = [state["poll_seconds"]]
+    with pytest.raises(ChangeNotInSync, match="after 15 polls"):
+        while True:
+            world.clock.advance(waits[-1])
+            state = world.invoke("CheckChange", {"cutover": state})
+            waits.append(state["poll_seconds"])
+    assert waits == [10] * 6 + [60] * 9  # 15 polls over 10 minutes
+
+
 def test_insufficient_data_fail_fails_at_once(world):
     state = to_stage(world, 0, raw=plan(hosted_zone_id=world.zone_id, insufficient_data="fail"))
     state = step(world, "Shift", state)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cutover import errors
+from cutover import errors, history
 from cutover.steps import STATE_FIELDS
 from tests.support import ASL_PATH, asl, template
 
@@ -70,13 +70,21 @@ def test_every_lambda_task_retries_the_lambda_service_errors_and_the_transient_e
     assert retried >= TRANSIENT, f"{name} does not retry {TRANSIENT - retried}"
 
 
-@pytest.mark.parametrize("name", ["Rollback", "CheckRollback"])
-def test_the_rollback_keeps_trying_about_a_day_at_most_a_minute_apart_within_the_history_limit(name):
-    (retrier,) = TASKS[name]["Retry"]
+def test_the_rollback_keeps_trying_about_a_day_at_most_a_minute_apart_within_the_history_limit():
+    (retrier,) = TASKS["Rollback"]["Retry"]
     assert retrier["ErrorEquals"] == ["States.ALL"] and retrier["MaxDelaySeconds"] <= 60
     assert retrier["MaxAttempts"] * retrier["MaxDelaySeconds"] >= 24 * 3600
-    assert 3 * retrier["MaxAttempts"] < 10_000  # TaskScheduled, TaskStarted, TaskFailed per attempt
-    assert TASKS[name]["Resource"] in ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
+    assert retrier["MaxAttempts"] == history.ROLLBACK_ATTEMPTS  # what the worst-case history counts
+    assert TASKS["Rollback"]["Resource"] == "arn:aws:states:::lambda:invoke"
+
+
+def test_confirming_the_rollback_retries_as_any_poll():
+    """Route 53 accepted every name already: its polls are bounded like every other poll."""
+    def without_comments(retry):
+        return [{k: v for k, v in r.items() if k != "Comment"} for r in retry]
+
+    assert without_comments(TASKS["CheckRollback"]["Retry"]) == without_comments(TASKS["CheckChange"]["Retry"])
+    assert [c["Next"] for c in TASKS["CheckRollback"]["Catch"]] == ["RollbackUnconfirmed"]
 
 
 @pytest.mark.parametrize("name", sorted(n for n in TASKS if n not in ROLLBACK_PATH and n != "Preflight"))
@@ -140,8 +148,10 @@ def test_no_arn_or_account_is_hard_coded():
     assert not re.search(r"\d{12}", text)
 
 
-def test_waits_come_from_the_plan():
+def test_waits_come_from_the_state():
     assert STATES["Bake"]["SecondsPath"] == "$.cutover.judge_after_seconds"
+    assert STATES["WaitForChange"]["SecondsPath"] == STATES["WaitForRollback"]["SecondsPath"] == "$.cutover.poll_seconds"
+    assert STATES["WaitForData"]["SecondsPath"] == STATES["WaitBeforeRecheck"]["SecondsPath"] == "$.cutover.data_wait_seconds"
     assert STATES["WaitOldTtl"]["SecondsPath"] == "$.cutover.wait_seconds"
     assert STATES["WaitForPromotionTime"]["TimestampPath"] == "$.cutover.promote_at"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
 from typing import Any
 
 from .errors import InputInvalid
@@ -57,12 +57,29 @@ def operator_request(event: dict[str, Any], needs_reason: bool = False) -> Opera
     return OperatorRequest(event["cutover_id"], str(event.get("actor") or "operator"), full, str(reason))
 
 
+def _metrics_of_this_invocation_only(fn: Handler) -> Handler:
+    """With POWERTOOLS_METRICS_DISABLED, ``log_metrics`` neither prints nor clears the metrics, so
+    in a process that runs many invocations (the local engine, the CLI's rehearsal) they pile up
+    until Powertools prints the set to stdout by itself at 100 values, in the middle of ``--json``.
+    Each invocation starts from an empty set, as in Lambda."""
+
+    @wraps(fn)
+    def run(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return fn(event, context)
+        finally:
+            metrics.clear_metrics()
+
+    return run
+
+
 def observed(correlation_id_path: str) -> Callable[[Handler], Handler]:
     """Powertools logging (correlation id = execution name), tracing and metrics for a handler."""
 
     def wrap(fn: Handler) -> Handler:
         fn = tracer.capture_lambda_handler(fn)
         fn = metrics.log_metrics(fn)
+        fn = _metrics_of_this_invocation_only(fn)
         return logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(fn)
 
     return wrap

@@ -25,6 +25,9 @@ DEFAULT_TTL_DURING = 60
 TTL_DURING_MIN = 5
 TTL_DURING_MAX = 300
 BAKE_MAX = 24 * 3600
+# Every stage adds its bounded loops to the execution's history: ten keep the worst case of the
+# longest plan below 10,000 events (``history.py``; AWS fails an execution at 25,000).
+MAX_STAGES = 10
 INSUFFICIENT_DATA_POLICIES = ("wait", "fail", "ignore")
 DEFAULT_INSUFFICIENT_DATA = "wait"
 # A stage held for a manual promotion is not held for ever: past this the cutover rolls back.
@@ -285,6 +288,10 @@ def _stages(problems: _Problems, raw: Any, ttl_during: int) -> tuple[Stage, ...]
         return tuple(Stage(weight=w, bake=b) for w, b in DEFAULT_STAGES)
     if not isinstance(raw, list) or not raw:
         problems.add("stages", "must be a non-empty list of {weight, bake}")
+        return ()
+    if len(raw) > MAX_STAGES:
+        problems.add("stages", f"at most {MAX_STAGES} stages, got {len(raw)}: the execution history of a longer "
+                               "cutover could reach Step Functions' limit; merge stages or run two cutovers")
         return ()
     out: list[Stage] = []
     previous = 0

@@ -41,18 +41,23 @@ from .observability import logger, metrics
 from .plan import Plan, check_against_zone, parse_plan
 from .settings import Settings
 
-# A Route 53 change is usually INSYNC within 60 s; the state machine polls every
-# CHANGE_POLL_SECONDS (see the ASL) and gives up after MAX_CHANGE_POLLS.
-MAX_CHANGE_POLLS = 120
-# With insufficient_data: wait, Evaluate is retried every DATA_WAIT_SECONDS (see the ASL) for
-# at most one more bake of the stage.
+# A Route 53 change is usually INSYNC within 60 s: the state machine polls it every
+# FAST_POLL_SECONDS for the first FAST_POLLS polls, then every SLOW_POLL_SECONDS, and gives up
+# after MAX_CHANGE_POLLS (about 10 minutes). Every loop is bounded so that the longest plan the
+# validator accepts stays far below the history limit (``history.py``).
+FAST_POLL_SECONDS, FAST_POLLS, SLOW_POLL_SECONDS = 10, 6, 60
+MAX_CHANGE_POLLS = 15
+# With insufficient_data: wait, Evaluate runs again every data_wait_seconds (at least
+# DATA_WAIT_SECONDS, a tenth of the bake for long bakes) for at most one more bake of the stage:
+# at most MAX_DATA_WAITS waits.
 DATA_WAIT_SECONDS = 60
+MAX_DATA_WAITS = 10
 
 STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "judge_after_seconds", "is_last",
-    "change_id", "change_status", "change_polls", "after_change", "shifted_at", "data_waits",
-    "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
+    "change_id", "change_status", "change_polls", "poll_seconds", "after_change", "shifted_at", "data_waits",
+    "data_wait_seconds", "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
 )
 
 
@@ -146,6 +151,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         "change_id": None,
         "change_status": "INSYNC",
         "change_polls": 0,
+        "poll_seconds": FAST_POLL_SECONDS,
         "after_change": "converted",
         "status": "RUNNING",
     }
@@ -197,7 +203,7 @@ def lower_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> di
     pairs = _pairs(state)
     targets = lowered_ttls(pairs, plan)
     changes, new = rr.ttl_changes(pairs, targets)
-    state = dict(state, after_change="lowered", change_polls=0, promotion=None, **gate_fields(plan, 0))
+    state = dict(state, after_change="lowered", change_polls=0, poll_seconds=FAST_POLL_SECONDS, promotion=None, **gate_fields(plan, 0))
     # After lowering, wait the old TTL: until then resolvers may hold answers with it.
     state["wait_seconds"] = max(state["original_ttls"].values())
     if new == pairs:
@@ -266,7 +272,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         is_last=index == len(plan.stages) - 1,
         change_id=change_id,
         change_status="PENDING",
-        change_polls=0,
+        change_polls=0, poll_seconds=FAST_POLL_SECONDS,
         after_change="shifted",
         shifted_at=iso(now()),
         data_waits=0,
@@ -298,7 +304,8 @@ def change_status(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         raise ChangeNotInSync(f"change {state['change_id']} still {status} after {polls} polls")
     if status == "INSYNC":
         deps.store.record(state["id"], "in_sync", "route53", change_id=state["change_id"], polls=polls)
-    return dict(state, change_status=status, change_polls=polls)
+    wait = FAST_POLL_SECONDS if polls < FAST_POLLS else SLOW_POLL_SECONDS
+    return dict(state, change_status=status, change_polls=polls, poll_seconds=wait)
 
 
 def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", recheck: bool = False) -> dict[str, Any]:
@@ -328,13 +335,15 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
         error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
         raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
     if verdict.outcome == WAIT:
+        bake = state.get("bake_seconds") or DATA_WAIT_SECONDS * MAX_DATA_WAITS
+        interval = max(DATA_WAIT_SECONDS, -(-bake // MAX_DATA_WAITS))
         waits = state.get("data_waits", 0) + 1
-        if waits * DATA_WAIT_SECONDS > state.get("bake_seconds", DATA_WAIT_SECONDS * 10):
+        if waits > MAX_DATA_WAITS or waits * interval > bake:
             raise AlarmDataMissing(
-                f"stage {stage}: still no data after waiting {waits * DATA_WAIT_SECONDS}s "
+                f"stage {stage}: still no data after waiting {(waits - 1) * interval}s "
                 f"beyond the bake: {verdict.reason}"
             )
-        return dict(state, verdict=WAIT, data_waits=waits)
+        return dict(state, verdict=WAIT, data_waits=waits, data_wait_seconds=interval)
     assert verdict.outcome == PASS
     if recheck:
         return dict(state, verdict=PASS, data_waits=0)
@@ -346,7 +355,7 @@ def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> 
     """At AWS 100%: put the original TTLs back (compare-and-swap)."""
     pairs = _pairs(state)
     changes, new = rr.ttl_changes(pairs, state["original_ttls"])
-    state = dict(state, after_change="restored", change_polls=0)
+    state = dict(state, after_change="restored", change_polls=0, poll_seconds=FAST_POLL_SECONDS)
     if new == pairs:
         return dict(state, change_id=None, change_status="INSYNC")
     change_id = _swap_once(deps, state, changes, new, "restore TTL")
@@ -450,7 +459,7 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[s
         change_id=change_id,
         change_ids=change_ids,
         change_status="PENDING" if change_ids else "INSYNC",
-        change_polls=0,
+        change_polls=0, poll_seconds=FAST_POLL_SECONDS,
         after_change="rolled_back",
         status="ROLLED_BACK" if not refused else "ROLLING_BACK",
         # the first reason stands: a repeated rollback (the execution's own, after an abort or
