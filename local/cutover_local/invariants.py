@@ -27,6 +27,7 @@ INVARIANTS = {
     "never-zero-zero": "the control plane never writes every weight of a name at 0",
     "refused-changes-nothing": "a plan refused at preflight changes nothing (one live cutover per name)",
     "rollback-not-undone": "no step undoes a rollback",
+    "watches-ended": "once its execution ended, a cutover watches no alarm and is no longer listed live",
 }
 NOTIFIED = {"started": "started", "shifted": "promoted", "succeeded": "succeeded"}
 
@@ -112,6 +113,14 @@ def check(world: World, described: dict[str, Any]) -> list[str]:
         if theirs or ended["status"] == "SUCCEEDED":
             found.append(f"refused-changes-nothing: a second cutover of the same names ran ({ended['status']}, "
                          f"{len(theirs)} change(s))")
+
+    if status != "RUNNING":
+        alarms = (state.get("plan") or {}).get("alarms") or world.plan.get("alarms", [])
+        leaked = [alarm for alarm in alarms if store.watching(world.cutover_id, alarm)]
+        if leaked:
+            found.append(f"watches-ended: execution {status}, the cutover still watches {', '.join(leaked)}")
+        if any(item["cutover_id"] == world.cutover_id for item in store.live()):
+            found.append(f"watches-ended: execution {status}, the cutover is still listed live")
 
     if rollbacks:
         first = min(rollbacks)

@@ -6,6 +6,7 @@ import json
 
 import boto3
 
+from cutover.adapters.store import Store
 from cutover_local import chaos, invariants
 from cutover_local.faults import draw
 from cutover_local.rehearsal import rehearse
@@ -81,3 +82,39 @@ def test_rehearse_chaos_replays_a_run_with_its_violations(capsys):
     assert "violations" in result
     assert code == (1 if result["violations"] else {"SUCCEEDED": 0, "ROLLED_BACK": 3}.get(result["status"], 1))
     assert cli(["rehearse", "--chaos", "20", "--scenario", "healthy"]) == 2
+
+
+class WatchAgainAfterTheEnd:
+    """A stale writer puts one of the cutover's watches back after it ended."""
+
+    kind = "watch-after-the-end"
+
+    def install(self, world):
+        def rewatch():
+            Store(world.engine.stack.table_name).watch(world.cutover_id, [world.plan["alarms"][0]], world.execution_arn)
+
+        world.engine.clock.call_at(2000, rewatch)
+
+
+def test_the_checker_sees_a_watch_left_after_the_end():
+    result = short_run([WatchAgainAfterTheEnd()])
+    assert result["status"] == "SUCCEEDED"
+    assert any(v.startswith("watches-ended:") and "shop-5xx-rate" in v for v in result["violations"])
+
+
+def test_no_end_leaves_a_watch_behind_even_when_another_cutover_holds_the_names(engine):
+    """The safety net leaves alone a cutover whose names another one holds now: it still ends its watches."""
+    from tests.support import plan
+
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="first")
+    store = Store(engine.stack.table_name)
+    store.acquire(["www.shop.example.com"], "second")
+    store.watch("first", ["shop-5xx-rate"], described["executionArn"])  # as if it had been left behind
+    store.set_status("first", "ROLLED_BACK")
+    function = next(f.name for f in engine.stack.functions.values() if f.logical_id == "SafetyNetFunction")
+    event = {"detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+             "detail": {"status": "FAILED", "name": "first", "executionArn": described["executionArn"]}}
+    answer = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event))
+    outcome = json.loads(answer["Payload"].read())
+    assert outcome["acted"] is False and "another cutover" in outcome["why"]
+    assert not store.watching("first", "shop-5xx-rate")

@@ -143,6 +143,7 @@ def on_execution_ended(event: dict[str, Any], deps: Deps, actor: str = "safety-n
     why_not = not_live(saved, deps, succeeded_is_final=False)
     if why_not:
         deps.store.record(cutover_id, "safety_net_checked", actor, execution_status=status, why=why, left_alone=why_not)
+        deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
         deps.store.end_live(cutover_id)
         return {"cutover": cutover_id, "acted": False, "why": f"left alone: {why_not}"}
     live = deps.route53.records_of(saved["zone_id"], [p["name"] for p in saved["pairs"]])
