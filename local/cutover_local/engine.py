@@ -49,12 +49,15 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore import endpoint as botocore_endpoint
 from botocore.retries import standard as botocore_retries
 from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as wait_timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
@@ -263,7 +266,11 @@ class Engine:
         self._exits.append(self.route53.uninstall)
         history = AlarmHistory().install()
         self._exits.append(history.uninstall)
-        boto3.setup_default_session()  # a fresh session: its clients carry the hook below
+        # A fresh session (its clients carry the hook below) that shares the service models
+        # already read from disk: reading them again for every engine is most of a test's setup.
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _SHARED_LOADER)
+        boto3.setup_default_session(botocore_session=core)
         boto3.DEFAULT_SESSION.events.register("before-call", self._on_api_call)
         patches = Patches()
         self._exits.append(patches.undo)
@@ -272,6 +279,7 @@ class Engine:
         backoff = self.rng("sdk-backoff")
         patches.set(botocore_retries.ExponentialBackoff, "delay_amount", _seeded_delay(backoff))
         patches.set(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
+        patches.set(lambda_eval_utils, "boto_client_for", _reused_clients(lambda_eval_utils.boto_client_for))
         patches.set(wait_function.WaitFunction, "_wait_interval",
                     lambda _self, env, wait_seconds: self._advance(wait_seconds, lambda: not env.is_running()))
         patches.set(retrier_decl, "time", virtual_time)
@@ -342,6 +350,7 @@ class Engine:
         role = boto3.client("iam").create_role(RoleName=f"{stack_name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         globals_ = template.get("Globals", {}).get("Function", {})
         code = _empty_zip()
+        lambda_api = boto3.client("lambda")
         functions_by_logical: dict[str, _Function] = {}
         for logical, spec in resources.items():
             if spec["Type"] == "AWS::Serverless::Function":
@@ -356,7 +365,7 @@ class Engine:
                          **props.get("Environment", {}).get("Variables", {})}
             environment = {k: str(resolve(v, refs, attrs)) for k, v in variables.items()}
             timeout = int(props.get("Timeout", globals_.get("Timeout", 3)))
-            boto3.client("lambda").create_function(
+            lambda_api.create_function(
                 FunctionName=name, Runtime=props.get("Runtime", globals_.get("Runtime")), Role=role,
                 Handler=props["Handler"], Code={"ZipFile": code}, Timeout=timeout,
                 Environment={"Variables": environment},
@@ -784,3 +793,23 @@ def _empty_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "# the local engine runs the real handler in-process\n")
     return buffer.getvalue()
+
+
+# Every engine's session reads the service models through this loader, which keeps what it read.
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def _reused_clients(create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's interpreter creates a new SDK client for every Lambda task it runs; one per
+    region and service, for this engine's life, answers the same and costs a fraction."""
+    made: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            key = (region, service)
+            if key not in made:
+                made[key] = create(region, service, state_credentials)
+            return made[key]
+
+    return client_for

@@ -19,6 +19,8 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
     ("moto.cloudwatch.responses", "CloudWatchResponse", ()),
     ("moto.awslambda.models", "LambdaFunction._invoke_lambda", ("self", "event")),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for",
+     ("region", "service", "state_credentials")),
     ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
      "WaitFunction._wait_interval", ("self", "env", "wait_seconds")),
     ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time.sleep", ()),

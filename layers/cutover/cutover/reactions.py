@@ -102,13 +102,13 @@ def _react(cutover_id: str, change: AlarmChange, execution_arn: str | None, acto
     return True
 
 
-def recheck_alarms(cutover_id: str, saved: dict[str, Any], execution_arn: str | None, deps: Deps) -> str | None:
+def recheck_alarms(cutover_id: str, alarms: list[str], execution_arn: str | None, deps: Deps) -> str | None:
     """The reconciler's backstop for a running cutover (a stage waiting hours at a gate has only
     the listener watching, and a listener invocation can fail for good): an alarm the cutover
-    watches that is in ALARM now is reacted to as the listener would. The alarm that acted, or None."""
+    watches that is in ALARM now is reacted to as the listener would (which checks, with
+    consistent reads, that it is still live and owns its names). The alarm that acted, or None."""
     assert deps.store is not None
-    alarms = (saved.get("plan") or {}).get("alarms") or []
-    for alarm in deps.cloudwatch.states(alarms):
+    for alarm in deps.cloudwatch.states(alarms) if alarms else []:
         if alarm.state != "ALARM" or not deps.store.watching(cutover_id, alarm.name):
             continue
         change = AlarmChange(alarm.name, "ALARM", "", alarm.reason, alarm.updated_at)
@@ -180,15 +180,18 @@ def reconcile(deps: Deps) -> dict[str, Any]:
     for item in deps.store.live():
         cutover_id = item["cutover_id"]
         checked += 1
-        saved = deps.store.state(cutover_id) or {}
-        arn = item.get("execution_arn") or saved.get("execution_arn")
+        arn = item.get("execution_arn")
+        saved = None if arn and item.get("alarms") else deps.store.state(cutover_id) or {}
+        arn = arn or (saved or {}).get("execution_arn")
         status = deps.stepfunctions.status(arn) if arn else None
         if status == "RUNNING":
-            alarm = recheck_alarms(cutover_id, saved, arn, deps) if saved.get("status") == "RUNNING" else None
+            alarms = item.get("alarms") or ((saved or {}).get("plan") or {}).get("alarms") or []
+            alarm = recheck_alarms(cutover_id, alarms, arn, deps)
             if alarm:
                 acted.append({"cutover": cutover_id, "execution_status": status, "acted": True,
                               "why": f"alarm {alarm} in ALARM"})
             continue
+        saved = saved if saved is not None else deps.store.state(cutover_id) or {}
         if status == "SUCCEEDED" and saved.get("status") == "SUCCEEDED":
             deps.store.unwatch(cutover_id, saved["plan"]["alarms"])
             deps.store.release([p["name"] for p in saved["pairs"]], cutover_id)

@@ -160,7 +160,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
 
     deps.store.acquire(plan.names, cutover_id)
     try:
-        deps.store.mark_live(cutover_id, execution_arn)
+        deps.store.mark_live(cutover_id, execution_arn, plan.alarms)
         deps.store.save_state(cutover_id, state)
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
         if deps.store.claim(cutover_id, "started"):  # a retried preflight records its start once

@@ -191,9 +191,11 @@ class Store(Adapter):
         self._put({"pk": f"CUTOVER#{cutover_id}", "sk": f"NOTIFIED#{key}", "at": iso(now())})
 
     # live cutovers and the notification outbox -------------------------------------------
-    def mark_live(self, cutover_id: str, execution_arn: str | None) -> None:
+    def mark_live(self, cutover_id: str, execution_arn: str | None, alarms: Sequence[str] = ()) -> None:
+        """List the cutover as live, with what the reconciler checks every few minutes (its
+        execution and its alarms) so that it need not read the cutover's whole state for it."""
         self._put({"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}", "cutover_id": cutover_id,
-                   "execution_arn": execution_arn, "since": iso(now())})
+                   "execution_arn": execution_arn, "alarms": list(alarms), "since": iso(now())})
 
     def end_live(self, cutover_id: str) -> None:
         try:
