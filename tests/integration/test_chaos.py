@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 
 from cutover.adapters.store import Store
 from cutover_local import chaos, invariants
@@ -118,3 +119,13 @@ def test_no_end_leaves_a_watch_behind_even_when_another_cutover_holds_the_names(
     outcome = json.loads(answer["Payload"].read())
     assert outcome["acted"] is False and "another cutover" in outcome["why"]
     assert not store.watching("first", "shop-5xx-rate")
+
+
+CAMPAIGN_SEEDS = range(30)  # the first runs of `bench/chaos.py --seed 0`; the full campaign runs on its own
+
+
+@pytest.mark.parametrize("seed", CAMPAIGN_SEEDS)
+def test_a_seeded_chaos_run_breaks_no_invariant(seed):
+    run = chaos.run(seed)
+    assert run["faults"], "every run injects at least one fault"
+    assert run["violations"] == [], f"replay: cutover rehearse --chaos {seed}"
