@@ -41,6 +41,9 @@ def metric_value(metric_name: str, statistic: str, datapoint: Mapping[str, Any])
     if metric_name in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
         errors = datapoint.get(metric_name, 0)
         return float(errors) if errors else None  # the ALB publishes no zero counts
+    if metric_name in ("UnHealthyHostCount", "HealthyHostCount"):
+        count = datapoint.get(metric_name)
+        return float(count) if count is not None else None  # every minute, zero included
     if metric_name == "TargetResponseTime":
         if not datapoint.get("TargetResponseTime") or datapoint["TargetResponseTime"].get("p99") is None:
             return None  # no request reached a target (none healthy): no response time at all

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 from . import seed
 from .engine import REGION, Engine
 from .scenarios import DEFAULT_PLAN
-from .traffic import LOAD_BALANCER
+from .traffic import LOAD_BALANCER, TARGET_GROUP
 
 ZONE, NAME = "shop.example.com", "www.shop.example.com"
 
@@ -31,7 +31,7 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
     workdir.mkdir(parents=True, exist_ok=True)
     with Engine() as engine:
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
-        seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER)
+        seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER, TARGET_GROUP)
         for alarm in DEFAULT_PLAN["alarms"]:  # no traffic is simulated here: the alarms start OK
             import boto3
 

@@ -23,7 +23,7 @@ from .alarm_eval import AlarmEvaluator
 from .engine import ACCOUNT, REGION, SETTLE_SECONDS, Engine, Invocation
 from .eventbridge import alarm_state_change
 from .scenarios import ORIGINAL_TTL, Scenario
-from .traffic import LOAD_BALANCER, Sample, TrafficSimulator, publish
+from .traffic import LOAD_BALANCER, TARGET_GROUP, Sample, TrafficSimulator, publish
 
 DEFAULT_SEED = 7
 # A rehearsal whose execution still runs after this much virtual time is reported as it stands
@@ -124,7 +124,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             else:
                 zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, original_ttl)
         raw["hosted_zone_id"] = zone_id
-        definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER)
+        definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER, TARGET_GROUP)
         engine.route53.calls.clear()
         engine.deploy({"HostedZoneIds": zone_id, "RecordNames": ",".join(parsed.names)})
         if not alarm_listener and engine.events:
@@ -179,8 +179,14 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             say(f"[{_t(timeline.rollback_insync_at)}] rollback INSYNC: all DNS answers point at Heroku")
         # the name that sends most to AWS: a rehearsal is only as good as its worst name
         weights = max((_weights_of(listed, name) for name in parsed.names), key=lambda w: _percent(w)["aws"])
-        saved = Store(engine.stack.table_name).state(described["name"]) if engine.stack else None
+        store = Store(engine.stack.table_name) if engine.stack else None
+        saved = store.state(described["name"]) if store else None
         reason = (saved or {}).get("rollback_reason") or described.get("cause")
+        # the alarm the rollback acted on (two alarms can fire in the same minute; the first event
+        # to reach the listener acts), else the first to fire
+        acted = [e for e in store.ledger(described["name"]) if e["event"] == "rolled_back" and not e.get("repeated")] if store else []
+        if acted and acted[0].get("alarm"):
+            timeline.breach_alarm = acted[0]["alarm"]
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
         if inspect:
             result["violations"] = violations

@@ -25,7 +25,7 @@ DEFAULT_PLAN: dict[str, Any] = {
     "aws": {"target": "shop-alb-123456789.us-east-1.elb.amazonaws.com"},
     "ttl": {"during": 60},
     "stages": [{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m"}, {"weight": 100, "bake": "30m"}],
-    "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-p99-latency"],
+    "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-unhealthy-targets", "shop-p99-latency"],
     "insufficient_data": "wait",
 }
 ORIGINAL_TTL = 3600

@@ -43,13 +43,15 @@ def alarms(names: Iterable[str], state: str = "OK") -> None:
 EXAMPLE_ALARMS = Path(__file__).resolve().parents[2] / "examples" / "alarms.yaml"
 
 
-def example_alarms(names: Iterable[str], load_balancer: str, prefix: str = "shop") -> list[dict[str, Any]]:
+def example_alarms(names: Iterable[str], load_balancer: str, target_group: str,
+                   prefix: str = "shop") -> list[dict[str, Any]]:
     """Create the plan's alarms from ``examples/alarms.yaml`` (the ALB error-rate and latency
     alarms), in INSUFFICIENT_DATA as a new alarm starts. A name the example does not define gets
     the error-rate definition. Returns the alarms as DescribeAlarms shows them."""
     spec = load_template(EXAMPLE_ALARMS)
     refs = {name: p.get("Default") for name, p in spec["Parameters"].items()}
-    refs.update({"LoadBalancerFullName": load_balancer, "AlarmPrefix": prefix, "AWS::Region": "us-east-1"})
+    refs.update({"LoadBalancerFullName": load_balancer, "TargetGroupFullName": target_group, "AlarmPrefix": prefix,
+                 "AWS::Region": "us-east-1"})
     by_name = {}
     for resource in spec["Resources"].values():
         props = resolve(resource["Properties"], refs, {})

@@ -26,6 +26,7 @@ from cutover.adapters.clients import client
 from .clock import VirtualClock
 
 LOAD_BALANCER = "app/shop-alb/0123456789abcdef"
+TARGET_GROUP = "targetgroup/shop-tg/0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class TrafficConfig:
     ignore_ttl_share: float = 0.05  # clients that keep an answer far beyond its TTL
     ignore_ttl_hold: float = 1800.0
     tick: float = 10.0
+    targets: int = 2  # registered in the AWS origin's target group
     baseline: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {"heroku": (0.002, 0.32), "aws": (0.001, 0.26)}  # error rate, p99 seconds
     )
@@ -143,6 +145,7 @@ class TrafficSimulator:
             # requests for which a target was chosen
             m["aws_elb_errors"] += aws_n
             m["aws_unrouted"] += aws_n
+            m["unhealthy_targets"] = self.config.targets
         else:
             m["aws_errors"] += self._count(aws_n, aws_rate)
             if aws_n:
@@ -157,7 +160,7 @@ class TrafficSimulator:
 
     def _empty(self) -> dict[str, Any]:
         return {"aws_requests": 0, "aws_errors": 0, "aws_elb_errors": 0, "aws_unrouted": 0, "heroku_requests": 0, "heroku_errors": 0,
-                "aws_p99": [], "dns": 0.0, "share": 0.0}
+                "aws_p99": [], "dns": 0.0, "share": 0.0, "unhealthy_targets": 0}
 
     def _close_minute(self, now: float) -> None:
         m, self._minute = self._minute, self._empty()
@@ -170,6 +173,9 @@ class TrafficSimulator:
             "HTTPCode_Target_5XX_Count": m["aws_errors"],
             "HTTPCode_ELB_5XX_Count": m["aws_elb_errors"],
             "TargetResponseTime": {"p99": p99, "Average": p99 / 3 if p99 is not None else None},
+            # the most of the minute; published every minute, requests or not
+            "UnHealthyHostCount": m["unhealthy_targets"],
+            "HealthyHostCount": self.config.targets - m["unhealthy_targets"],
         }
         period = round(now / 60) - 1
         for listener in self.on_minute:
@@ -188,6 +194,11 @@ def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
     for count in ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"):
         if datapoint.get(count):
             data.append({"MetricName": count, "Dimensions": dimensions, "Timestamp": timestamp,
+                         "Value": datapoint[count], "Unit": "Count"})
+    group = [{"Name": "TargetGroup", "Value": TARGET_GROUP}, *dimensions]
+    for count in ("UnHealthyHostCount", "HealthyHostCount"):
+        if count in datapoint:
+            data.append({"MetricName": count, "Dimensions": group, "Timestamp": timestamp,
                          "Value": datapoint[count], "Unit": "Count"})
     if data:
         client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)

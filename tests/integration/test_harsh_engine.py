@@ -230,6 +230,20 @@ def test_with_no_healthy_target_the_alb_answers_503_itself():
     assert last["HTTPCode_ELB_5XX_Count"] > 0
     assert last["RequestCount"] == 0, "RequestCount counts only requests for which a target was chosen"
     assert last["HTTPCode_Target_5XX_Count"] == 0 and last["TargetResponseTime"]["p99"] is None
+    assert (last["UnHealthyHostCount"], last["HealthyHostCount"]) == (2, 0), "the target group's health, every minute"
+
+
+def test_target_health_is_reported_every_minute_zero_included():
+    from cutover_local.alarm_eval import metric_value
+
+    clock = VirtualClock()
+    minutes = []
+    sim = TrafficSimulator(clock, lambda: (60, 100, 0), [], {}, 1, on_minute=[lambda period, datapoint: minutes.append(datapoint)])
+    sim.start()
+    clock.advance(180)
+    assert minutes and all(m["RequestCount"] == 0 and m["UnHealthyHostCount"] == 0 for m in minutes)
+    assert metric_value("UnHealthyHostCount", "Maximum", minutes[-1]) == 0.0, "a zero, not a missing datapoint"
+    assert metric_value("RequestCount", "Sum", minutes[-1]) is None
 
 
 def test_status_events_can_be_lost_and_alarm_events_come_twice(engine):

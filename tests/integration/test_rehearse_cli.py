@@ -26,13 +26,21 @@ EXPECTED = {
     "errors-at-10": ("ROLLED_BACK", 0, "shop-5xx-rate"),
     "latency-at-50": ("ROLLED_BACK", 1, "shop-p99-latency"),
     # The ALB answers 503 itself: no target 5XX, no response time, no RequestCount; only the
-    # example alarm on the load balancer's own 5XX sees it.
-    "aws-down": ("ROLLED_BACK", 0, "shop-elb-5xx"),
+    # example alarms on target health and on the load balancer's own 5XX see it (target health
+    # first; the next test rehearses it without that alarm).
+    "aws-down": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
     "breach-recovers": ("ROLLED_BACK", 0, "shop-5xx-rate"),
     "route53-throttling": ("SUCCEEDED", 3, None),
     "lambda-fault": ("SUCCEEDED", 3, None),
     "manual-gate": ("SUCCEEDED", 3, None),
 }
+
+
+def test_the_load_balancers_own_5xx_alone_see_an_origin_without_healthy_targets(capsys, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({**DEFAULT_PLAN, "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-p99-latency"]}))
+    code, result = run_json(capsys, "--scenario", "aws-down", "--plan", str(path))
+    assert code == 3 and result["rollback"]["alarm"] == "shop-elb-5xx"
 
 
 def test_the_expectations_cover_every_built_in_scenario():
