@@ -7,7 +7,8 @@
     live cutovers. Median and p99.
 (b) Exposure after a breach early in a 10-minute bake (errors start 60 s into the 10% stage):
     the AWS weight in percent that DNS serves, times the seconds from the breach until the
-    rollback is INSYNC, with the alarm listener and with between-stage checks only.
+    rollback is INSYNC, with the alarm listener and without it (then the reconciler, which
+    rechecks the alarms of running cutovers every 5 minutes, and the between-stage checks).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import boto3  # noqa: E402
 from cutover import steps  # noqa: E402
 from cutover.handler import deps  # noqa: E402
 from cutover.observability import metrics  # noqa: E402
+from cutover.reactions import RECONCILE_MINUTES  # noqa: E402
 from cutover_local import seed  # noqa: E402
 from cutover_local.engine import ACCOUNT, REGION, Engine  # noqa: E402
 from cutover_local.eventbridge import alarm_state_change  # noqa: E402
@@ -39,6 +41,7 @@ from cutover_local.traffic import Effect  # noqa: E402
 
 warnings.filterwarnings("ignore")
 logging.getLogger("moto").setLevel(logging.CRITICAL)
+RECONCILE_SECONDS = 60 * RECONCILE_MINUTES
 NAME, ZONE, HEROKU = "www.shop.example.com", "shop.example.com", "tranquil-reef-1234.herokudns.com"
 
 
@@ -60,6 +63,10 @@ def reaction_times(runs: int, warmup: int = 5) -> list[float]:
         engine.route53.apply = timed_apply
         plan = dict(DEFAULT_PLAN, hosted_zone_id=zone_id)
         for i in range(runs + warmup):
+            # These cutovers have no execution: the reconciler (every 5 minutes) rightly ends any
+            # it finds live. Each one here lives a few virtual seconds, away from its runs.
+            if engine.clock.elapsed % RECONCILE_SECONDS > RECONCILE_SECONDS - 30:
+                engine.settle(RECONCILE_SECONDS - engine.clock.elapsed % RECONCILE_SECONDS + 1)
             with _env(listener.environment):
                 deps.cache_clear()
                 d = deps()
@@ -73,7 +80,7 @@ def reaction_times(runs: int, warmup: int = 5) -> list[float]:
             with _env(listener.environment):
                 started = time.perf_counter()
                 result = listener.module.lambda_handler(json.loads(json.dumps(event)), _Context())
-            assert result["rolled_back"] == [f"bench-{i}"], result
+            assert result["rolled_back"] == [f"bench-{i}"], (i, engine.clock.elapsed, result)
             metrics.clear_metrics()  # steps called outside a handler: nothing to publish
             if i >= warmup:
                 times.append(submitted[0] - started)
@@ -132,7 +139,8 @@ def main() -> None:
     between_stages, t_between = exposure(False)
     print("(b) exposure after a breach 60 s into the 10-minute 10% stage (AWS weight % x seconds to rollback INSYNC):")
     print(f"    with the alarm listener:     {with_listener:8.0f} %-s ({t_with:.0f} s)")
-    print(f"    between-stage checks only:   {between_stages:8.0f} %-s ({t_between:.0f} s)")
+    print(f"    without the listener:        {between_stages:8.0f} %-s ({t_between:.0f} s; the reconciler's "
+          "5-minute recheck, then the between-stage checks)")
     print(f"    ratio: {between_stages / with_listener:.1f}x lower with the listener")
 
 

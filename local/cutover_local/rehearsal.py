@@ -275,6 +275,11 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
             note(at, f"safety net: {result.get('why')}: traffic put back on Heroku")
         else:
             note(at, f"safety net: nothing to do ({_short(result.get('why'))})")
+    elif inv.function == "ReconcileFunction" and any(a.get("acted") for a in result.get("acted", [])):
+        timeline.rollback_submitted_at = timeline.rollback_submitted_at or at
+        timeline.weights.append((at, 0))
+        why = "; ".join(str(a.get("why")) for a in result["acted"] if a.get("acted"))
+        note(at, f"reconciler: {_short(why)}: traffic put back on Heroku")
     elif inv.function == "RestoreTtlFunction":
         note(at, "at AWS 100%: restoring the original TTL")
     elif inv.function == "FinalizeFunction":

@@ -50,6 +50,17 @@ def test_errors_in_the_last_minutes_of_the_last_bake_are_seen_before_the_cutover
     assert timeline.rollback_submitted_at >= alarm_at
 
 
+def test_without_the_listener_the_reconciler_rolls_back_a_breach_within_five_minutes_of_the_alarm():
+    scenario = Scenario("unheard", "", traffic=(Effect("aws", stage=1, after=60, error_rate=0.2),))
+    lines = []
+    result, timeline = rehearse(scenario, say=lines.append, alarm_listener=False)
+    assert result["status"] == "ROLLED_BACK" and result["stages_completed"] == 0
+    alarm_at = next(t for t, name, state in timeline.alarm_changes if state == "ALARM")
+    assert alarm_at <= timeline.rollback_submitted_at <= alarm_at + 5 * 60
+    assert timeline.rollback_submitted_at < timeline.stage_started[1] + 600, "before the stage is judged"
+    assert any("reconciler:" in line and "in ALARM" in line for line in lines)
+
+
 def test_an_execution_stopped_from_outside_ends_on_heroku_through_the_safety_net(engine):
     engine.harsh.status_event_drop = 0.0  # AWS delivers status events best effort: this test needs it delivered
     def stop():
