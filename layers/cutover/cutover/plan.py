@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import readiness as readiness_checks
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
 from .gates import Gate, parse_gate
@@ -44,7 +45,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
-    "insufficient_data", "notify", "gate_timeout", "metric_delay",
+    "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness",
 }
 
 
@@ -81,6 +82,7 @@ class Plan:
     notify_topic_arn: str | None = None
     gate_timeout: int = DEFAULT_GATE_TIMEOUT
     metric_delay: int = DEFAULT_METRIC_DELAY
+    readiness: readiness_checks.Spec = field(default_factory=readiness_checks.Spec)
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +106,7 @@ class Plan:
             "insufficient_data": self.insufficient_data,
             "gate_timeout": self.gate_timeout,
             "metric_delay": self.metric_delay,
+            "readiness": self.readiness.to_dict(),
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -404,6 +407,10 @@ def parse_plan(raw: Any) -> Plan:
                 problems.add("metric_delay", f"must be 0s to 15m (how long after a bake its last datapoints are "
                                              f"visible to the alarms), got {format_duration(metric_delay)}")
 
+    readiness, readiness_problems = readiness_checks.parse_spec(spec.get("readiness"))
+    for where, reason in readiness_problems:
+        problems.add(where, reason)
+
     topic = None
     if spec.get("notify") is not None:
         notify = problems.mapping(spec["notify"], "notify", {"topic_arn"})
@@ -425,6 +432,7 @@ def parse_plan(raw: Any) -> Plan:
         notify_topic_arn=topic,
         gate_timeout=gate_timeout,
         metric_delay=metric_delay,
+        readiness=readiness,
     )
 
 
