@@ -63,6 +63,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 
 from cutover import clock as domain_clock
+from cutover import readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 
@@ -86,6 +87,7 @@ from .harsh import (
     cache_parses,
     tag_workers,
 )
+from .origins import Origins
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
@@ -295,6 +297,11 @@ class Engine:
         self.stale_index.install(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
+        # the origins users would meet: real HTTPS on loopback, reached by the product's own code
+        self.origins = Origins()
+        self._exits.append(self.origins.close)
+        patches.set(readiness, "system_resolver", self.origins.resolve)
+        patches.set(readiness, "CA_BUNDLE", self.origins.cafile)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -119,10 +119,13 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         zone_id = ""
         for record in parsed.records:
             heroku = record.heroku_target or "rehearsal-app-1234.herokudns.com"
+            engine.origins.route(heroku, "heroku")  # the plan's own targets reach the loopback origins
+            engine.origins.route(record.aws_target, "aws")
             if zone_id:
                 seed.add_heroku_record(zone_id, record.name, heroku, original_ttl)
             else:
                 zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, original_ttl)
+        engine.origins.aws.certificate = scenario.aws_certificate
         raw["hosted_zone_id"] = zone_id
         definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER, TARGET_GROUP)
         engine.route53.calls.clear()

@@ -16,6 +16,7 @@ import yaml
 
 from cutover.durations import parse_duration
 
+from .origins import CERTIFICATES
 from .traffic import Effect
 
 DEFAULT_PLAN: dict[str, Any] = {
@@ -45,6 +46,7 @@ class Scenario:
     insync_after: int = 25  # seconds a Route 53 change stays PENDING
     throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
     promote_after: int = 300  # a rehearsal's operator promotes a manual gate after this many seconds
+    aws_certificate: str = "valid"  # the AWS origin's certificate: valid, wrong-name or expired
 
     def catalogue_faults(self) -> list[Any]:
         """The scenario's faults as entries of the engine's catalogue (``faults.py``)."""
@@ -90,6 +92,11 @@ BUILT_IN: dict[str, Scenario] = {
             "The 50% stage waits for an operator, who promotes it 5 minutes later.",
             plan={**copy.deepcopy(DEFAULT_PLAN), "stages": [
                 {"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m", "promote": "manual"}, {"weight": 100, "bake": "30m"}]},
+        ),
+        Scenario(
+            "tls-wrong-name",
+            "The AWS load balancer serves a certificate for its own name, not the custom domain: refused at readiness, nothing changed.",
+            aws_certificate="wrong-name",
         ),
         Scenario(
             "lambda-fault",
@@ -160,7 +167,7 @@ def _latency(value: Any) -> float:
 def from_dict(data: Any, default_name: str = "custom") -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioInvalid("a scenario is a mapping with plan, traffic, faults and route53")
-    unknown = set(data) - {"name", "description", "plan", "traffic", "faults", "route53", "operator"}
+    unknown = set(data) - {"name", "description", "plan", "traffic", "faults", "route53", "operator", "origins"}
     if unknown:
         raise ScenarioInvalid(f"unknown scenario fields: {', '.join(sorted(unknown))}")
     effects = tuple(_effect(item, f"traffic[{i}]") for i, item in enumerate(data.get("traffic") or []))
@@ -168,6 +175,10 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
     if not isinstance(faults, dict) or not all(isinstance(v, int) and v >= 0 for v in faults.values()):
         raise ScenarioInvalid("faults: a mapping of function logical id to a count of failures")
     route53 = data.get("route53") or {}
+    origins = data.get("origins") or {}
+    certificate = (origins.get("aws") or {}).get("certificate", "valid") if isinstance(origins, dict) else None
+    if set(origins) - {"aws"} or certificate not in CERTIFICATES:
+        raise ScenarioInvalid(f"origins: {{aws: {{certificate: {' | '.join(CERTIFICATES)}}}}}")
     return Scenario(
         name=str(data.get("name", default_name)),
         description=str(data.get("description", "")),
@@ -177,6 +188,7 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
         insync_after=int(route53.get("insync_after", 25)),
         throttle_route53=int(route53.get("throttle", 0)),
         promote_after=_operator_delay(data.get("operator")),
+        aws_certificate=certificate,
     )
 
 

@@ -11,13 +11,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cutover import clock
+from cutover import clock, readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
 from cutover_local.engine import Engine, create_table
+from cutover_local.origins import Origins
 from cutover_local.strict_route53 import StrictRoute53
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
 
@@ -57,6 +58,7 @@ class World:
     topic: str
     queue_url: str
     handlers: dict[str, Any] = field(default_factory=dict)
+    origins: Any = None
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         module = self.handlers[function]
@@ -106,6 +108,9 @@ def world(monkeypatch):
     with mock_aws():
         route53 = StrictRoute53().install()
         history = AlarmHistory().install()
+        origins = Origins()  # the HTTPS origins the readiness checks reach, on loopback
+        monkeypatch.setattr(readiness, "system_resolver", origins.resolve)
+        monkeypatch.setattr(readiness, "CA_BUNDLE", origins.cafile)
         try:
             zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
             seed.alarms(ALARMS)
@@ -122,8 +127,9 @@ def world(monkeypatch):
             monkeypatch.setenv("ALLOWED_ZONE_IDS", zone_id)
             monkeypatch.setenv("ALLOWED_RECORD_NAMES", f"{NAME},api.{ZONE}")
             handlers = {fn: load_handler(folder) for fn, folder in FUNCTIONS.items()}
-            yield World(zone_id, route53, virtual, "cutover-test", topic, queue_url, handlers)
+            yield World(zone_id, route53, virtual, "cutover-test", topic, queue_url, handlers, origins)
         finally:
+            origins.close()
             history.uninstall()
             route53.uninstall()
             clock.set_source(None)
@@ -173,3 +179,12 @@ def assert_calls_allowed_by_iam(engine) -> None:
     for function, calls in engine.api_calls.items():
         missing = {IAM_ACTION_OF_CALL.get(c, c) for c in calls} - allowed_actions(spec, function)
         assert not missing, f"{function} calls {missing} but its policy does not allow it"
+
+
+def pytest_collection_modifyitems(items):
+    """Integration tests may open sockets to loopback only: the engine's HTTPS origins (and the
+    local endpoint). Everything else stays blocked (pytest --disable-socket)."""
+    for item in items:
+        if "tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.enable_socket)
+            item.add_marker(pytest.mark.allow_hosts(["127.0.0.1"]))

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from cutover import records as rr
-from cutover.errors import AlarmBreached, AlarmDataMissing, LockHeld, PlanInvalid, RecordsNotReady, StaleRecords
+from cutover.errors import (
+    AlarmBreached,
+    AlarmDataMissing,
+    LockHeld,
+    NotReady,
+    PlanInvalid,
+    RecordsNotReady,
+    StaleRecords,
+)
 from tests.integration.driver import run_stage, settle, start, step, to_stage
 from tests.support import ALARMS, ALB, HEROKU, NAME, ZONE, plan
 
@@ -266,7 +274,11 @@ def test_a_full_cutover_ends_on_aws_with_the_ttl_restored_and_every_step_in_the_
 
     ledger = world.ledger("exec-1")
     events = [e["event"] for e in ledger if e["event"] != "in_sync"]
-    assert events == ["started", "converted", "ttl_lowered"] + ["shifted", "evaluated"] * 3 + ["ttl_restored", "succeeded"]
+    assert events == (["started", "readiness", "converted", "ttl_lowered", "readiness"] + ["shifted", "evaluated"] * 3
+                      + ["ttl_restored", "succeeded"])
+    before, first_shift = [e for e in ledger if e["event"] == "readiness"]
+    assert [(c["origin"], c["ok"], c["status"]) for c in before["checks"]] == [("aws", True, 200), ("heroku", True, 200)]
+    assert [c["origin"] for c in first_shift["checks"]] == ["aws"] and first_shift["when"] == "before the first shift"
     shifts = [e for e in ledger if e["event"] == "shifted"]
     assert [(s["weights_before"][NAME]["aws"], s["weights_after"][NAME]["aws"]) for s in shifts] == [(0, 10), (10, 50), (50, 100)]
     assert all(s["change_id"] and s["actor"] == "execution" for s in shifts)
@@ -284,3 +296,38 @@ def test_a_repeated_rollback_keeps_the_first_reason(world):
     assert again["rollback_reason"] == "OperatorAborted: support reports failed checkouts"
     reasons = [e["reason"] for e in world.ledger("exec-1") if e["event"] == "rolled_back"]
     assert reasons == ["OperatorAborted: support reports failed checkouts", "States.TaskFailed: "]
+
+
+def test_an_aws_origin_whose_certificate_does_not_cover_the_name_is_refused_before_anything_changes(world):
+    world.origins.aws.certificate = "wrong-name"
+    with pytest.raises(NotReady, match=f"readiness of {NAME} on AWS .* does not cover {NAME}"):
+        start(world)
+    assert world.route53.changes == {} and world.lock_holder() is None
+
+
+def test_an_aws_origin_answering_503_is_refused_naming_the_status(world):
+    world.origins.aws.status = 503
+    with pytest.raises(NotReady, match="answered 503 \\(expected 200-399\\)"):
+        start(world)
+    assert world.origins.aws.requests[-1] == {"path": "/", "host": NAME}, "asked with the custom name as Host"
+
+
+def test_heroku_is_the_baseline_recorded_not_a_reason_to_refuse(world):
+    world.origins.heroku.status = 500
+    start(world)
+    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "readiness"]
+    assert {c["origin"]: (c["ok"], c["status"]) for c in entry["checks"]} == {"aws": (True, 200), "heroku": (False, 500)}
+
+
+def test_readiness_switched_off_in_the_plan_is_recorded_with_its_reason(world):
+    start(world, plan(hosted_zone_id=world.zone_id, readiness={"skip": "the ALB accepts only the CDN's addresses"}))
+    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "readiness_skipped"]
+    assert "CDN" in entry["reason"] and world.origins.aws.requests == []
+
+
+def test_the_first_shift_checks_again_and_refuses_an_origin_that_broke_meanwhile(world):
+    state = step(world, "LowerTtl", settle(world, start(world)))
+    world.origins.aws.certificate = "expired"
+    with pytest.raises(NotReady, match="expired"):
+        world.invoke("Shift", {"cutover": state})
+    assert world.weights() == {rr.HEROKU_ID: 100, rr.AWS_ID: 0}, "nothing shifted"

@@ -33,6 +33,8 @@ EXPECTED = {
     "route53-throttling": ("SUCCEEDED", 3, None),
     "lambda-fault": ("SUCCEEDED", 3, None),
     "manual-gate": ("SUCCEEDED", 3, None),
+    # refused at readiness: the execution fails in PreflightFailed, nothing changed
+    "tls-wrong-name": ("FAILED", 0, None),
 }
 
 
@@ -41,6 +43,12 @@ def test_the_load_balancers_own_5xx_alone_see_an_origin_without_healthy_targets(
     path.write_text(yaml.safe_dump({**DEFAULT_PLAN, "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-p99-latency"]}))
     code, result = run_json(capsys, "--scenario", "aws-down", "--plan", str(path))
     assert code == 3 and result["rollback"]["alarm"] == "shop-elb-5xx"
+
+
+def test_a_certificate_that_does_not_cover_the_name_is_refused_before_anything_changes(capsys):
+    code, result = run_json(capsys, "--scenario", "tls-wrong-name")
+    assert (code, result["error"], result["final_weights"]) == (1, "NotReady", {"heroku": 100, "aws": 0})
+    assert "ChangeResourceRecordSets" not in result["counters"]["route53_calls"], "nothing was changed"
 
 
 def test_the_expectations_cover_every_built_in_scenario():
@@ -61,14 +69,15 @@ def test_each_built_in_scenario_ends_as_expected_and_the_same_seed_gives_the_sam
     if result["status"] != "SUCCEEDED":
         assert result["final_weights"] == {"heroku": 100, "aws": 0}, result
     assert (result["status"], result["stages_completed"]) == (status, stages)
-    assert code == {"SUCCEEDED": 0, "ROLLED_BACK": 3}[status]
+    assert code == {"SUCCEEDED": 0, "ROLLED_BACK": 3, "FAILED": 1}[status]
     if alarm == "AlarmDataMissing":
         assert result["rollback"]["reason"].startswith("AlarmDataMissing") and result["rollback"]["alarm"] is None
     elif alarm:
         assert result["rollback"]["alarm"] == alarm and alarm in result["rollback"]["reason"]
         assert result["rollback"]["seconds_breach_to_insync"] > 0
     else:
-        assert result["rollback"] is None and result["final_weights"] == {"heroku": 0, "aws": 100}
+        assert result["rollback"] is None
+        assert result["final_weights"] == ({"heroku": 0, "aws": 100} if status == "SUCCEEDED" else {"heroku": 100, "aws": 0})
     calls = result["counters"]["route53_calls"]
     if scenario == "healthy":
         assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800

@@ -60,6 +60,10 @@ class RollbackIncomplete(CutoverError):
     """The rollback put back every name it could; Route 53 refused at least one. Retried."""
 
 
+class NotReady(CutoverError):
+    """An AWS origin failed its readiness check (name, certificate, answer). Nothing was changed."""
+
+
 class AlarmBreached(CutoverError):
     """A guard-rail alarm was in ALARM during the bake."""
 

@@ -6,8 +6,8 @@ check that the certificate is trusted, covers the name and is not about to expir
 plan's timeout. Standard library only (it runs in Lambda); the resolver and the CA bundle are
 parameters so that the local engine can point a target at its loopback origins.
 
-Not wired into the state machine yet: ``Preflight`` and ``cutover plan`` do not call it, and the
-plan's ``readiness`` section is validated but has no effect (issue 10 continues).
+``Preflight`` checks every name's AWS target (and records the Heroku target's answer as the
+baseline) before anything changes; the first ``Shift`` checks the AWS target again.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ _HOSTNAME_MISMATCH, _EXPIRED, _NOT_YET_VALID = 62, 10, 9
 
 # (host, port) -> the addresses to try, each (ip, port); the default asks the system's resolver
 Resolver = Callable[[str, int], Sequence[tuple[str, int]]]
+# The CA bundle certificates are verified against when a check names none (None: the system's).
+# The local engine points both defaults at its loopback origins and their test CA.
+CA_BUNDLE: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,12 +174,15 @@ def tls_failure(exc: ssl.SSLError, name: str) -> tuple[str, str]:
     return "tls", f"the TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
 
 
-def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver = system_resolver,
+def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver | None = None,
           cafile: str | None = None, now: Callable[[], datetime] | None = None,
           port: int = HTTPS_PORT) -> Result:
     """Check one origin for one name, as a browser asking for ``https://name/path`` would meet it
-    if DNS sent it to ``target``. Never raises for what the origin does; the Result says it."""
+    if DNS sent it to ``target``. Never raises for what the origin does; the Result says it.
+    ``resolve`` and ``cafile`` default to the system's (``system_resolver``, ``CA_BUNDLE``)."""
     started = time.monotonic()
+    resolve = resolve or system_resolver
+    cafile = cafile or CA_BUNDLE
 
     def result(failed_at: str | None, reason: str, **found: Any) -> Result:
         return Result(name, origin, target, failed_at, reason, seconds=round(time.monotonic() - started, 3), **found)

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import readiness
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -32,6 +33,7 @@ from .errors import (
     ChangeNotInSync,
     CutoverError,
     InvalidChangeBatch,
+    NotReady,
     PlanInvalid,
     RecordsNotReady,
     RollbackIncomplete,
@@ -133,6 +135,8 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     live = deps.route53.records_of(plan.hosted_zone_id, plan.names)
 
     changes, pairs = starting_pairs(plan, live)
+    # what users would meet on AWS, before anything changes (and Heroku's answer as the baseline)
+    checked = check_readiness(plan, pairs)
 
     snapshot = earlier["snapshot"] if earlier else {name: live[name] for name in plan.names}
     original_ttls = earlier["original_ttls"] if earlier else {p.name: p.ttl for p in pairs}
@@ -165,6 +169,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
         if deps.store.claim(cutover_id, "started"):  # a retried preflight records its start once
             deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
+            _record_readiness(deps, cutover_id, plan, checked, actor, "before any change")
         if changes:
             state["change_id"] = _swap(deps, state, changes, "convert to weighted pair")
             state["change_status"] = "PENDING"
@@ -183,6 +188,32 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     notify(deps, state, "started", once="started", plan=plan.describe())
     logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
     return state
+
+
+def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> list[readiness.Result]:
+    """Every name's AWS target checked (and its Heroku target, the baseline); ``NotReady`` naming
+    each AWS failure. Nothing when the plan switched readiness off (its reason is recorded)."""
+    if plan.readiness.skip:
+        return []
+    results = []
+    for pair in pairs:
+        results.append(readiness.check(pair.name, pair.aws_target, "aws", plan.readiness, now=now))
+        if heroku:
+            results.append(readiness.check(pair.name, pair.heroku_target, "heroku", plan.readiness, now=now))
+    failed = [r for r in results if r.origin == "aws" and not r.ok]
+    if failed:
+        raise NotReady("; ".join(f"readiness of {r.name} on AWS ({r.target}) failed at {r.failed_at}: {r.reason}"
+                                 for r in failed) + "; nothing was shifted")
+    return results
+
+
+def _record_readiness(deps: Deps, cutover_id: str, plan: Plan, results: list[readiness.Result], actor: str,
+                      when: str) -> None:
+    assert deps.store is not None
+    if plan.readiness.skip:
+        deps.store.record(cutover_id, "readiness_skipped", actor, when=when, reason=plan.readiness.skip)
+    else:
+        deps.store.record(cutover_id, "readiness", actor, when=when, checks=[r.to_dict() for r in results])
 
 
 def gate_fields(plan: Plan, index: int) -> dict[str, Any]:
@@ -258,6 +289,11 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         index = len(plan.stages) - 1  # ``cutover promote --full``: straight to the last stage
     stage = plan.stages[index]
     before = _pairs(state)
+    if state.get("aws_percent", 0) == 0:
+        # again right before the first shift: an hour may have passed since the preflight
+        checked = check_readiness(plan, before, heroku=False)
+        if deps.store.claim(state["id"], "ready:first-shift"):
+            _record_readiness(deps, state["id"], plan, checked, actor, "before the first shift")
     changes, after = rr.shift_changes(before, stage.weight)
     change_id = _swap_once(deps, state, changes, after, f"shift to AWS {stage.weight}%")
     state = dict(
