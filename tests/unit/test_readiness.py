@@ -38,7 +38,7 @@ def test_status_expected_checks_every_range():
 
 @pytest.mark.parametrize(("raw", "field"), [
     ({"path": "health"}, "readiness.path"), ({"path": "/a b"}, "readiness.path"),
-    ({"timeout": "45s"}, "readiness.timeout"), ({"timeout": "soon"}, "readiness.timeout"),
+    ({"timeout": "11s"}, "readiness.timeout"), ({"timeout": "soon"}, "readiness.timeout"),
     ({"min_cert_days": -1}, "readiness.min_cert_days"), ({"skip": "no"}, "readiness.skip"),
     ({"expect": "ok"}, "readiness.expect"), ({"retries": 3}, "readiness.retries"),
 ])

@@ -111,8 +111,9 @@ def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
         except ValueError as exc:
             problems.append(("readiness.timeout", str(exc)))
         else:
-            if not 1 <= timeout <= 30:
-                problems.append(("readiness.timeout", f"must be 1s to 30s (the check runs inside a Lambda), got {timeout}s"))
+            if not 1 <= timeout <= 10:
+                problems.append(("readiness.timeout", f"must be 1s to 10s (the checks run inside a Lambda with a 30 s "
+                                                      f"timeout), got {timeout}s"))
     days = raw.get("min_cert_days", DEFAULT_MIN_CERT_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
         problems.append(("readiness.min_cert_days", f"must be a whole number of days from 0 to 365, got {days!r}"))

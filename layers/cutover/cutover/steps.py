@@ -11,6 +11,7 @@ side of every compare-and-swap. They are never refreshed by reading Route 53 bef
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -54,6 +55,8 @@ MAX_CHANGE_POLLS = 15
 # at most MAX_DATA_WAITS waits.
 DATA_WAIT_SECONDS = 60
 MAX_DATA_WAITS = 10
+# Readiness checks run side by side: up to this many names' origins within one check's timeout.
+READINESS_WORKERS = 32
 
 STATE_FIELDS = (
     "id", "plan", "zone_id", "zone_name", "pairs", "original_ttls", "snapshot",
@@ -195,11 +198,11 @@ def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> li
     each AWS failure. Nothing when the plan switched readiness off (its reason is recorded)."""
     if plan.readiness.skip:
         return []
-    results = []
-    for pair in pairs:
-        results.append(readiness.check(pair.name, pair.aws_target, "aws", plan.readiness, now=now))
-        if heroku:
-            results.append(readiness.check(pair.name, pair.heroku_target, "heroku", plan.readiness, now=now))
+    wanted = [(p.name, p.aws_target, "aws") for p in pairs]
+    wanted += [(p.name, p.heroku_target, "heroku") for p in pairs] if heroku else []
+    # side by side, so that the step takes one check's time (at most readiness.timeout), not their sum
+    with ThreadPoolExecutor(max_workers=min(READINESS_WORKERS, len(wanted))) as pool:
+        results = list(pool.map(lambda w: readiness.check(w[0], w[1], w[2], plan.readiness, now=now), wanted))
     failed = [r for r in results if r.origin == "aws" and not r.ok]
     if failed:
         raise NotReady("; ".join(f"readiness of {r.name} on AWS ({r.target}) failed at {r.failed_at}: {r.reason}"
