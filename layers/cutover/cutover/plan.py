@@ -173,6 +173,22 @@ class _Problems:
         return value
 
 
+def _bounded_duration(problems: _Problems, spec: dict[str, Any], key: str, default: int,
+                      bounds: tuple[int, int, str], meaning: str) -> int:
+    """An optional duration field within ``bounds`` (low, high, as said to the user)."""
+    if key not in spec:
+        return default
+    try:
+        value = parse_duration(spec[key])
+    except ValueError as exc:
+        problems.add(key, str(exc))
+        return default
+    low, high, said = bounds
+    if not low <= value <= high:
+        problems.add(key, f"must be {said} ({meaning}), got {format_duration(value)}")
+    return value
+
+
 def _target(problems: _Problems, value: Any, where: str, required: bool) -> str | None:
     """Parse ``{target: host}`` at ``where``; returns the normalized host or None."""
     if value is None:
@@ -385,27 +401,12 @@ def parse_plan(raw: Any) -> Plan:
     if policy not in INSUFFICIENT_DATA_POLICIES:
         problems.add("insufficient_data", f"must be one of {', '.join(INSUFFICIENT_DATA_POLICIES)}, got {policy!r}")
 
-    gate_timeout = DEFAULT_GATE_TIMEOUT
-    if "gate_timeout" in spec:
-        try:
-            gate_timeout = parse_duration(spec["gate_timeout"])
-        except ValueError as exc:
-            problems.add("gate_timeout", str(exc))
-        else:
-            if not MIN_GATE_TIMEOUT <= gate_timeout <= MAX_GATE_TIMEOUT:
-                problems.add("gate_timeout", f"must be 1m to 7d (how long a stage may wait for its manual promotion), "
-                                             f"got {format_duration(gate_timeout)}")
-
-    metric_delay = DEFAULT_METRIC_DELAY
-    if "metric_delay" in spec:
-        try:
-            metric_delay = parse_duration(spec["metric_delay"])
-        except ValueError as exc:
-            problems.add("metric_delay", str(exc))
-        else:
-            if not 0 <= metric_delay <= MAX_METRIC_DELAY:
-                problems.add("metric_delay", f"must be 0s to 15m (how long after a bake its last datapoints are "
-                                             f"visible to the alarms), got {format_duration(metric_delay)}")
+    gate_timeout = _bounded_duration(problems, spec, "gate_timeout", DEFAULT_GATE_TIMEOUT,
+                                     (MIN_GATE_TIMEOUT, MAX_GATE_TIMEOUT, "1m to 7d"),
+                                     "how long a stage may wait for its manual promotion")
+    metric_delay = _bounded_duration(problems, spec, "metric_delay", DEFAULT_METRIC_DELAY,
+                                     (0, MAX_METRIC_DELAY, "0s to 15m"),
+                                     "how long after a bake its last datapoints are visible to the alarms")
 
     readiness, readiness_problems = readiness_checks.parse_spec(spec.get("readiness"))
     for where, reason in readiness_problems:
