@@ -87,6 +87,7 @@ from .harsh import (
     cache_parses,
     tag_workers,
 )
+from .health_checks import HealthCheckers
 from .origins import Origins
 from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
@@ -205,6 +206,7 @@ class Engine:
 
     clock: VirtualClock = field(default_factory=VirtualClock)
     route53: StrictRoute53 = field(default_factory=StrictRoute53)
+    health_checks: HealthCheckers = field(default_factory=HealthCheckers)
     seed: int = 0
     harsh: Harshness = field(default_factory=Harshness)
     # a harness fault run before a function's handler (its calls are not the function's)
@@ -300,6 +302,10 @@ class Engine:
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code
         self.origins = Origins()
         self._exits.append(self.origins.close)
+        # Route 53's health checkers, on the engine's clock, judging the loopback origins
+        self.health_checks.probe = self.origins.as_health_checker
+        self.health_checks.install(self.route53.count, lambda: self.clock.elapsed, self.clock.call_at)
+        self._exits.append(self.health_checks.uninstall)
         patches.set(readiness, "system_resolver", self.origins.resolve)
         patches.set(readiness, "CA_BUNDLE", self.origins.cafile)
         return self

@@ -75,6 +75,29 @@ class LambdaError:
 
 
 @dataclass(frozen=True)
+class ControlPlaneDown:
+    """Every function of the control plane fails (the Lambda service answers an error before any
+    handler runs) from ``after`` seconds past stage ``stage``'s shift, for ``duration`` seconds:
+    what is left to protect users then is Route 53 itself (the health check on the AWS record)."""
+
+    stage: int = 1
+    after: float = 60
+    duration: float = 1800
+    kind: str = "control-plane-down"
+
+    def install(self, world: World) -> None:
+        def fault(event: dict[str, Any]) -> None:
+            begin = world.stage_started.get(self.stage)
+            now = world.engine.clock.elapsed
+            if begin is not None and begin + self.after <= now < begin + self.after + self.duration:
+                raise LambdaServiceException("injected: the whole control plane is down")
+
+        assert world.engine.stack is not None
+        for function in world.engine.stack.functions.values():
+            world.engine.faults[function.logical_id] = fault
+
+
+@dataclass(frozen=True)
 class Crash:
     """The function's process dies just before its ``call``-th AWS call (Lambda.Unknown)."""
 

@@ -7,9 +7,10 @@ for other names, or expired). ``resolver`` maps origin targets (``*.herokudns.co
 code against them, offline.
 
 Every engine runs two of them (``Origins``): ``heroku`` and ``aws``; the product's readiness
-checks reach them through the engine's resolver and trust the engine's test CA. Scenarios set
-the AWS origin's certificate; driving status and delay from the scenario on the virtual clock
-is not done yet (issue 10 continues).
+checks reach them through the engine's resolver and trust the engine's test CA, and the engine's
+Route 53 health checkers judge them by their status and delay. Scenarios set the AWS origin's
+certificate; a rehearsal's traffic sets the AWS origin's status as its scenario says, on the
+virtual clock (503 while the load balancer has no healthy target).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Origin:
     def __init__(self, ca: trustme.CA, names: list[str] | None = None, not_after: datetime | None = None,
                  status: int = 200, delay: float = 0.0, certificate: str = "valid") -> None:
         self.status, self.delay, self.certificate = status, delay, certificate
+        # an answer for one Host only (a load balancer rule): Host -> status
+        self.status_for_host: dict[str, int] = {}
         self.requests: list[dict[str, str]] = []  # what reached it: path and Host
         self._ca, self._contexts, self._lock = ca, {}, threading.Lock()
         context = self._context_for(names or ["origin.invalid"], not_after)
@@ -50,8 +53,9 @@ class Origin:
                 origin.requests.append({"path": self.path, "host": self.headers.get("Host", "")})
                 if origin.delay:
                     time.sleep(origin.delay)
-                body = f"{origin.status}\n".encode()
-                self.send_response(origin.status)
+                status = origin.answer(self.headers.get("Host", ""))
+                body = f"{status}\n".encode()
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -67,6 +71,10 @@ class Origin:
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=f"origin-{self.port}", daemon=True)
         self._thread.start()
+
+    def answer(self, host: str) -> int:
+        """The status a request with this Host gets."""
+        return self.status_for_host.get(host.lower().split(":")[0], self.status)
 
     def _context_for(self, names: list[str], not_after: datetime | None = None) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -107,6 +115,7 @@ def resolver(targets: dict[str, tuple[str, int]]) -> Any:
 
 
 HEROKU_SUFFIXES = (".herokudns.com", ".herokussl.com")
+CHECKER_TIMEOUT = 2.0  # a Route 53 checker's wait for the answer once connected
 AWS_SUFFIXES = (".elb.amazonaws.com", ".cloudfront.net")
 
 
@@ -127,16 +136,34 @@ class Origins:
     def route(self, target: str, origin: str) -> None:
         self.routes[target] = self.aws if origin == "aws" else self.heroku
 
-    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+    def origin_for(self, host: str) -> Origin | None:
         host = host.lower().rstrip(".")
         origin = self.routes.get(host)
         if origin is None and host.endswith(HEROKU_SUFFIXES):
             origin = self.heroku
         if origin is None and host.endswith(AWS_SUFFIXES):
             origin = self.aws
+        return origin
+
+    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        origin = self.origin_for(host)
         if origin is None:
             raise OSError(f"[Errno -2] Name or service not known: {host}")
         return [origin.address]
+
+    def as_health_checker(self, config: dict[str, Any]) -> tuple[bool, str]:
+        """What a Route 53 health checker meets at ``config``'s endpoint (no request is sent: the
+        origin's status and delay decide, as they would decide its answer): a 2XX or 3XX within
+        2 s. The certificate is not checked, as Route 53 does not."""
+        origin = self.origin_for(str(config.get("FullyQualifiedDomainName", "")))
+        if origin is None:
+            return False, "Failure: DNS resolution failed: the name does not resolve"
+        if origin.delay >= CHECKER_TIMEOUT:
+            return False, f"Failure: The request timed out after {CHECKER_TIMEOUT:g} seconds"
+        status = origin.answer(str(config.get("FullyQualifiedDomainName", "")))
+        if not 200 <= status < 400:
+            return False, f"Failure: HTTP Status Code {status}"
+        return True, f"Success: HTTP Status Code {status}, OK"
 
     def close(self) -> None:
         self.heroku.close()

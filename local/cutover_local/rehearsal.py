@@ -22,6 +22,7 @@ from . import seed
 from .alarm_eval import AlarmEvaluator
 from .engine import ACCOUNT, REGION, SETTLE_SECONDS, Engine, Invocation
 from .eventbridge import alarm_state_change
+from .health_checks import HealthCheck, answer_shares
 from .scenarios import ORIGINAL_TTL, Scenario
 from .traffic import LOAD_BALANCER, TARGET_GROUP, Sample, TrafficSimulator, publish
 
@@ -47,6 +48,8 @@ class Timeline:
     rollback_submitted_at: float | None = None
     rollback_insync_at: float | None = None
     stages_passed: int = 0
+    # (t, healthy): Route 53's judgement of a health check on the AWS record, when it changed
+    health: list[tuple[float, bool]] = field(default_factory=list)
 
 
 def zone_of(name: str) -> str:
@@ -69,6 +72,7 @@ class World:
     execution_arn: str = ""
     ended_at: float | None = None
     outages_end: float = 0.0  # virtual seconds at which the last injected outage ends
+    stage_started: dict[int, float] = field(default_factory=dict)  # stage -> virtual second of its shift
     raced: list[str] = field(default_factory=list)  # cutovers started while this one held the names
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -149,19 +153,29 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         evaluator.start()
         first = parsed.names[0]
 
-        def served() -> tuple[int, int, int] | None:
+        def served() -> tuple[int, float, float] | None:
+            """What DNS answers now: the TTL and the Heroku and AWS shares, health checks applied."""
             records = engine.route53.served(zone_id, first)
             weighted = {r.get("SetIdentifier"): r for r in records}
             if rr.HEROKU_ID not in weighted:
                 return (records[0]["TTL"], 1, 0) if records else None
-            return weighted[rr.HEROKU_ID]["TTL"], weighted[rr.HEROKU_ID]["Weight"], weighted[rr.AWS_ID]["Weight"]
+            shares = answer_shares(records, engine.health_checks.healthy)
+            return weighted[rr.HEROKU_ID]["TTL"], shares.get(rr.HEROKU_ID, 0.0), shares.get(rr.AWS_ID, 0.0)
 
+        def health_changed(check: HealthCheck, healthy: bool) -> None:
+            at = engine.clock.elapsed
+            timeline.health.append((at, healthy))
+            note(at, f"Route 53 health check on {check.config.get('FullyQualifiedDomainName')}: "
+                     + ("healthy again" if healthy else "UNHEALTHY: Route 53 stops answering with the AWS target"))
+
+        engine.health_checks.on_change.append(health_changed)
         simulator = TrafficSimulator(engine.clock, served, list(scenario.traffic), timeline.stage_started,
-                                     seed_value, on_minute=[evaluator.ended])
+                                     seed_value, on_minute=[evaluator.ended], aws_origin=engine.origins.aws)
         simulator.start()
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         cutover_id = f"rehearsal-{scenario.name}"
-        world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine))
+        world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine),
+                      stage_started=timeline.stage_started)
         for fault in [*scenario.catalogue_faults(), *faults]:
             fault.install(world)
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
@@ -190,7 +204,11 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         acted = [e for e in store.ledger(described["name"]) if e["event"] == "rolled_back" and not e.get("repeated")] if store else []
         if acted and acted[0].get("alarm"):
             timeline.breach_alarm = acted[0]["alarm"]
+        elif acted and not str(reason or "").startswith("AlarmBreached"):
+            timeline.breach_alarm = None  # an alarm fired, but something else rolled back
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
+        result["dns_aws_percent"] = round(100 * ((served() or (0, 1, 0))[2]), 1)
+        result["detection"] = _detection(store.ledger(described["name"]) if store else [], timeline, scenario, engine)
         if inspect:
             result["violations"] = violations
     say(_summary(result))
@@ -353,6 +371,36 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
             "events_delivered": len(engine.events.delivered) if engine.events else 0,
         },
     }
+
+
+def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scenario, engine: Engine) -> dict[str, Any]:
+    """What the checks that see what users see found: readiness (AWS and the Heroku baseline),
+    the Route 53 health check (and, when the scenario breaks AWS, how long DNS took to stop
+    answering with it)."""
+    readiness = next((e for e in ledger if e["event"] in ("readiness", "readiness_skipped")), None)
+    # (not the seconds each took: wall time on loopback, which says nothing and differs run to run)
+    checks = [{k: c.get(k) for k in ("name", "origin", "ok", "status", "cert_days_left", "reason")}
+              for c in (readiness or {}).get("checks", [])]
+    broke = _aws_broke_at(scenario, timeline)
+    unhealthy = next((at for at, healthy in timeline.health if not healthy and (broke is None or at >= broke)), None)
+    return {
+        "readiness": checks if readiness and readiness["event"] == "readiness" else {"skipped": (readiness or {}).get("reason")},
+        "health_check": {
+            "created": len(engine.health_checks.checks),
+            "left": len(engine.health_checks.live()),
+            "unhealthy_at": unhealthy,
+            "aws_broke_at": broke,
+            "seconds_to_dns_heroku_only": round(unhealthy - broke, 1) if unhealthy is not None and broke is not None else None,
+        },
+    }
+
+
+def _aws_broke_at(scenario: Scenario, timeline: Timeline) -> float | None:
+    """When the scenario leaves the AWS load balancer without a healthy target (None: never)."""
+    times = [timeline.stage_started.get(e.stage, -1.0) + e.after if e.stage is not None else e.after
+             for e in scenario.traffic if e.origin == "aws" and e.unhealthy]
+    times = [t for t in times if t >= 0]
+    return min(times) if times else None
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -47,6 +47,10 @@ class Scenario:
     throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
     promote_after: int = 300  # a rehearsal's operator promotes a manual gate after this many seconds
     aws_certificate: str = "valid"  # the AWS origin's certificate: valid, wrong-name or expired
+    # every control-plane function down from this many seconds after stage 1's shift, for
+    # control_plane_down_for seconds (None: never)
+    control_plane_down_after: float | None = None
+    control_plane_down_for: float = 1800
 
     def catalogue_faults(self) -> list[Any]:
         """The scenario's faults as entries of the engine's catalogue (``faults.py``)."""
@@ -55,6 +59,8 @@ class Scenario:
         out: list[Any] = [faults.LambdaError(function, 1, count) for function, count in self.faults.items() if count]
         if self.throttle_route53 > 0:
             out.append(faults.Route53Refusals(self.throttle_route53))
+        if self.control_plane_down_after is not None:
+            out.append(faults.ControlPlaneDown(1, self.control_plane_down_after, self.control_plane_down_for))
         return out
 
 
@@ -76,6 +82,19 @@ BUILT_IN: dict[str, Scenario] = {
             "aws-down",
             "The AWS origin has no healthy target from the first stage on: the ALB answers every request 503 itself.",
             traffic=(Effect("aws", stage=1, unhealthy=True),),
+        ),
+        Scenario(
+            "alb-no-healthy-targets",
+            "The load balancer loses its last healthy target 2 minutes into stage 1 and answers 503 itself: the Route 53 "
+            "health check drains AWS by DNS within its failure time, then the load balancer alarms roll back.",
+            traffic=(Effect("aws", stage=1, after=120, unhealthy=True),),
+        ),
+        Scenario(
+            "control-plane-down",
+            "One minute into stage 1 every control-plane function fails for 30 minutes, and a minute later the AWS "
+            "load balancer loses its targets: Route 53's health check alone sends every answer to Heroku.",
+            traffic=(Effect("aws", stage=1, after=120, unhealthy=True),),
+            control_plane_down_after=60,
         ),
         Scenario(
             "breach-recovers",

@@ -90,7 +90,8 @@ class StrictRoute53:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _saved: list[tuple[Any, str, Any]] = field(default_factory=list)
 
-    def _count(self, operation: str) -> None:
+    def count(self, operation: str) -> None:
+        """One call against the account's Route 53 budget (raises Throttling beyond it)."""
         self.calls[operation] = self.calls.get(operation, 0) + 1
         if self.throttle(operation):
             raise Route53Error("Throttling", "Rate exceeded")
@@ -119,7 +120,7 @@ class StrictRoute53:
             engine.apply(backend, zoneid, change_list)
 
         def respond_change(response: Any) -> ActionResult:
-            engine._count("ChangeResourceRecordSets")
+            engine.count("ChangeResourceRecordSets")
             zoneid = response._get_param("HostedZoneId")
             change_list = response._get_param("ChangeBatch.Changes")
             response.backend.change_resource_record_sets(zoneid, change_list)
@@ -132,7 +133,7 @@ class StrictRoute53:
             return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": engine.status(change_id), "SubmittedAt": submitted}})
 
         def respond_get_change(response: Any) -> ActionResult:
-            engine._count("GetChange")
+            engine.count("GetChange")
             change_id = response._get_param("Id").removeprefix("/change/")
             if change_id not in engine.changes:
                 raise Route53Error("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
@@ -141,7 +142,7 @@ class StrictRoute53:
 
         def counted(name: str, original: Any) -> Any:
             def wrapper(response: Any) -> Any:
-                engine._count(name)
+                engine.count(name)
                 return original(response)
 
             return wrapper

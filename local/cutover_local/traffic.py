@@ -74,17 +74,21 @@ class TrafficSimulator:
     def __init__(
         self,
         clock: VirtualClock,
-        served: Callable[[], tuple[int, int, int] | None],
+        served: Callable[[], tuple[int, float, float] | None],
         effects: list[Effect],
         stage_started: dict[int, float],
         seed: int,
         config: TrafficConfig | None = None,
         on_minute: list[Callable[[int, dict[str, Any]], None]] | None = None,
+        aws_origin: Any = None,
     ) -> None:
         self.clock, self.served, self.effects, self.stage_started = clock, served, effects, stage_started
         self.config = config or TrafficConfig()
         self.rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not cryptography
         self.on_minute = on_minute or []
+        # the loopback AWS origin (``origins.Origin``): it answers 503 while the scenario leaves
+        # the load balancer without a healthy target, as the load balancer itself would
+        self.aws_origin, self._aws_status = aws_origin, None
         self.samples: list[Sample] = []
         self._honouring = 0.0  # share of TTL-honouring clients holding an AWS answer
         self._ignoring = 0.0
@@ -138,6 +142,11 @@ class TrafficSimulator:
         heroku_n = max(0, round(requests) - aws_n)
         aws_rate, aws_p99, aws_unhealthy = self._behaviour("aws", now, 100 * p)
         heroku_rate, _, _ = self._behaviour("heroku", now, 100 * p)
+        if self.aws_origin is not None:
+            if aws_unhealthy and self._aws_status is None:
+                self._aws_status, self.aws_origin.status = self.aws_origin.status, 503
+            elif not aws_unhealthy and self._aws_status is not None:
+                self.aws_origin.status, self._aws_status = self._aws_status, None
         m = self._minute
         m["aws_requests"] += aws_n
         if aws_unhealthy:

@@ -18,6 +18,7 @@ from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
 from cutover_local.engine import Engine, create_table
+from cutover_local.health_checks import HealthCheckers
 from cutover_local.origins import Origins
 from cutover_local.strict_route53 import StrictRoute53
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
@@ -59,6 +60,7 @@ class World:
     queue_url: str
     handlers: dict[str, Any] = field(default_factory=dict)
     origins: Any = None
+    health_checks: Any = None
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         module = self.handlers[function]
@@ -109,6 +111,9 @@ def world(monkeypatch):
         route53 = StrictRoute53().install()
         history = AlarmHistory().install()
         origins = Origins()  # the HTTPS origins the readiness checks reach, on loopback
+        # Route 53's health checkers, judging those origins on the virtual clock
+        health_checks = HealthCheckers(probe=origins.as_health_checker).install(
+            route53.count, lambda: virtual.elapsed, virtual.call_at)
         monkeypatch.setattr(readiness, "system_resolver", origins.resolve)
         monkeypatch.setattr(readiness, "CA_BUNDLE", origins.cafile)
         try:
@@ -127,8 +132,9 @@ def world(monkeypatch):
             monkeypatch.setenv("ALLOWED_ZONE_IDS", zone_id)
             monkeypatch.setenv("ALLOWED_RECORD_NAMES", f"{NAME},api.{ZONE}")
             handlers = {fn: load_handler(folder) for fn, folder in FUNCTIONS.items()}
-            yield World(zone_id, route53, virtual, "cutover-test", topic, queue_url, handlers, origins)
+            yield World(zone_id, route53, virtual, "cutover-test", topic, queue_url, handlers, origins, health_checks)
         finally:
+            health_checks.uninstall()
             origins.close()
             history.uninstall()
             route53.uninstall()

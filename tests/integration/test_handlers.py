@@ -126,6 +126,7 @@ def test_lower_ttl_then_wait_the_old_ttl_then_shift(world):
     state = step(world, "LowerTtl", settle(world, start(world)))
     assert world.ttls() == {60}
     assert state["wait_seconds"] == 3600
+    world.clock.advance(state["wait_seconds"])  # the WaitOldTtl state
     state = step(world, "Shift", state)
     assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
     assert state["aws_percent"] == 10 and state["bake_seconds"] == 600 and state["judge_after_seconds"] == 600 + 240 and state["is_last"] is False
@@ -274,11 +275,18 @@ def test_a_full_cutover_ends_on_aws_with_the_ttl_restored_and_every_step_in_the_
 
     ledger = world.ledger("exec-1")
     events = [e["event"] for e in ledger if e["event"] != "in_sync"]
-    assert events == (["started", "readiness", "converted", "ttl_lowered", "readiness"] + ["shifted", "evaluated"] * 3
-                      + ["ttl_restored", "succeeded"])
+    assert events == (["started", "readiness", "health_checks_created", "converted", "ttl_lowered", "readiness",
+                       "health_checks_healthy"] + ["shifted", "evaluated"] * 3 + ["ttl_restored", "succeeded"])
     before, first_shift = [e for e in ledger if e["event"] == "readiness"]
-    assert [(c["origin"], c["ok"], c["status"]) for c in before["checks"]] == [("aws", True, 200), ("heroku", True, 200)]
-    assert [c["origin"] for c in first_shift["checks"]] == ["aws"] and first_shift["when"] == "before the first shift"
+    assert [(c["origin"], c["ok"], c["status"]) for c in before["checks"]] == [
+        ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)]
+    assert [c["origin"] for c in first_shift["checks"]] == ["aws", "aws-health-check"]
+    assert first_shift["when"] == "before the first shift"
+    # the health check stays on the AWS record after success (until the cutover is committed)
+    (created,) = [e for e in ledger if e["event"] == "health_checks_created"]
+    aws_record = [r for r in world.records() if r.get("SetIdentifier") == rr.AWS_ID][0]
+    assert aws_record["HealthCheckId"] == created["health_checks"][NAME]
+    assert world.health_checks.checks[created["health_checks"][NAME]].deleted is False
     shifts = [e for e in ledger if e["event"] == "shifted"]
     assert [(s["weights_before"][NAME]["aws"], s["weights_after"][NAME]["aws"]) for s in shifts] == [(0, 10), (10, 50), (50, 100)]
     assert all(s["change_id"] and s["actor"] == "execution" for s in shifts)
@@ -309,14 +317,15 @@ def test_an_aws_origin_answering_503_is_refused_naming_the_status(world):
     world.origins.aws.status = 503
     with pytest.raises(NotReady, match="answered 503 \\(expected 200-399\\)"):
         start(world)
-    assert world.origins.aws.requests[-1] == {"path": "/", "host": NAME}, "asked with the custom name as Host"
+    assert {"path": "/", "host": NAME} in world.origins.aws.requests, "asked with the custom name as Host"
 
 
 def test_heroku_is_the_baseline_recorded_not_a_reason_to_refuse(world):
     world.origins.heroku.status = 500
     start(world)
     (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "readiness"]
-    assert {c["origin"]: (c["ok"], c["status"]) for c in entry["checks"]} == {"aws": (True, 200), "heroku": (False, 500)}
+    assert {c["origin"]: (c["ok"], c["status"]) for c in entry["checks"]} == {
+        "aws": (True, 200), "heroku": (False, 500), "aws-health-check": (True, 200)}
 
 
 def test_readiness_switched_off_in_the_plan_is_recorded_with_its_reason(world):

@@ -148,7 +148,7 @@ def test_the_safety_net_is_a_no_op_after_a_rollback(world):
 def test_the_safety_net_acts_if_the_records_moved_after_a_rollback(world):
     state = to_stage(world, 1)
     world.invoke("AlarmListener", alarm_event(world))
-    live = rr.Pair.from_dict(state["pairs"][0]).with_weights(255, 0).with_ttl(3600)
+    live = rr.rolled_back(rr.Pair.from_dict(state["pairs"][0]), 3600)  # as the rollback wrote it
     world.edit_out_of_band(rr.to_route53(rr.swap_changes([live], [live.with_weights(50, 50)])))
     assert world.invoke("SafetyNet", ended_event("exec-1"))["acted"] is True
     assert world.weights() == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}

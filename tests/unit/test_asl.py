@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cutover import errors, history
+from cutover import errors, history, steps
 from cutover.steps import STATE_FIELDS
 from tests.support import ASL_PATH, asl, template
 
@@ -162,3 +162,11 @@ def test_every_promotion_passes_an_alarm_recheck_first():
     assert STATES["RecheckAlarms"]["Parameters"]["Payload"]["recheck"] is True
     assert {c["Next"] for c in STATES["Gate"]["Choices"]} == {"HoldForPromotion", "WaitForPromotionTime"}
     assert STATES["HoldForPromotion"]["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+
+
+def test_only_the_shift_waits_for_the_health_checkers_and_the_worst_case_history_counts_it():
+    waits = [r for r in TASKS["Shift"]["Retry"] if r["ErrorEquals"] == ["HealthCheckPending"]]
+    assert len(waits) == 1 and waits[0]["MaxAttempts"] == steps.HEALTH_CHECK_WAITS
+    assert waits[0]["MaxDelaySeconds"] <= 60
+    others = {name for name, task in TASKS.items() for r in task.get("Retry", []) if "HealthCheckPending" in r["ErrorEquals"]}
+    assert others == {"Shift"}

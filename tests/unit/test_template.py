@@ -16,6 +16,8 @@ NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHisto
 # Task-token callbacks have no resource-level permissions either; only the operator functions answer them.
 TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
               "AlarmListenerFunction": {"states:SendTaskFailure"}, "ReconcileFunction": {"states:SendTaskFailure"}}
+# CreateHealthCheck has no resource-level permission either: only the Preflight creates them.
+CREATES_HEALTH_CHECKS = {"PreflightFunction": {"route53:CreateHealthCheck"}}
 LOG_DELIVERY = {
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
@@ -59,7 +61,7 @@ def test_no_mutating_action_is_granted_on_every_resource():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement.get("Resource") == "*":
             allowed = NO_RESOURCE_LEVEL | (LOG_DELIVERY if owner == "CutoverStateMachine" else set())
-            allowed |= TASK_TOKEN.get(owner, set())
+            allowed |= TASK_TOKEN.get(owner, set()) | CREATES_HEALTH_CHECKS.get(owner, set())
             assert set(actions) <= allowed, f"{owner}: {set(actions) - allowed} on '*'"
 
 
@@ -162,3 +164,14 @@ def test_the_layer_ships_botocore_only_with_its_boto3_both_as_tested():
     assert brings_botocore
     assert layer.get("boto3") and layer.get("botocore") == layer.get("boto3")
     assert (layer["boto3"], layer["botocore"]) == (dev["boto3"], dev["botocore"])
+
+
+def test_health_checks_are_read_by_the_shift_and_deleted_only_by_the_rollback_paths():
+    by_action: dict[str, set[str]] = {}
+    for owner, statement in statements():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            by_action.setdefault(action, set()).add(owner)
+    assert by_action["route53:CreateHealthCheck"] == {"PreflightFunction"}
+    assert by_action["route53:GetHealthCheckStatus"] == {"ShiftFunction"}
+    assert by_action["route53:DeleteHealthCheck"] == {"RollbackRecordsPolicy"}

@@ -16,6 +16,7 @@ from .plan import Plan
 
 # What Heroku gives a custom domain to point at (the legacy SSL endpoint name included).
 HEROKU_DNS_SUFFIXES = (".herokudns.com", ".herokussl.com")
+HEALTH_CHECK_MADE_AT_START = "(the health check the cutover creates)"
 
 
 def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tuple[str, rr.Record | None, rr.Pair | None]:
@@ -58,7 +59,8 @@ def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tupl
             raise PlanInvalid(
                 [("heroku.target", f"is {spec_heroku} but {name} points at {target} today; fix the plan or leave the field out")]
             )
-        pair = rr.Pair(name, target, aws["ResourceRecords"][0]["Value"], heroku["TTL"], heroku["Weight"], 0)
+        pair = rr.Pair(name, target, aws["ResourceRecords"][0]["Value"], heroku["TTL"], heroku["Weight"], 0,
+                       aws.get("HealthCheckId"))
         return "pair", None, pair
     kinds = ", ".join(sorted(f"{r['Type']}{' weighted ' + str(r.get('SetIdentifier')) if 'Weight' in r else ''}" for r in live))
     raise RecordsNotReady(
@@ -67,12 +69,15 @@ def _classify(name: str, live: list[rr.Record], spec_heroku: str | None) -> tupl
     )
 
 
-def starting_pairs(plan: Plan, live: dict[str, list[rr.Record]]) -> tuple[list[rr.Change], list[rr.Pair]]:
+def starting_pairs(plan: Plan, live: dict[str, list[rr.Record]],
+                   health_checks: dict[str, str] | None = None) -> tuple[list[rr.Change], list[rr.Pair]]:
     """The batch that puts every name on its weighted pair at Heroku 100 / AWS 0, and the pairs.
 
     A simple CNAME is converted (DELETE it + CREATE the pair, one batch); a pair this tool left
-    at AWS 0 is reused, swapped only if its targets or weights differ from the plan's.
+    at AWS 0 is reused, swapped only if its targets, weights or health check differ from the
+    plan's. ``health_checks``: each name's health check id, attached to its AWS record.
     """
+    health_checks = health_checks or {}
     changes: list[rr.Change] = []
     pairs: list[rr.Pair] = []
     for spec in plan.records:
@@ -80,11 +85,12 @@ def starting_pairs(plan: Plan, live: dict[str, list[rr.Record]]) -> tuple[list[r
         if kind == "simple":
             assert original is not None
             target = original["ResourceRecords"][0]["Value"]
-            pair = rr.Pair(spec.name, target, spec.aws_target, original["TTL"], 100, 0)
+            pair = rr.Pair(spec.name, target, spec.aws_target, original["TTL"], 100, 0, health_checks.get(spec.name))
             changes += rr.convert_changes(original, pair)
         else:
             assert existing is not None
-            pair = rr.Pair(spec.name, existing.heroku_target, spec.aws_target, existing.ttl, 100, 0)
+            pair = rr.Pair(spec.name, existing.heroku_target, spec.aws_target, existing.ttl, 100, 0,
+                           health_checks.get(spec.name))
             if pair != existing:
                 changes += rr.swap_changes([existing], [pair])
         pairs.append(pair)
@@ -111,7 +117,9 @@ def dry_run(plan: Plan, live: dict[str, list[rr.Record]], insync_seconds: int = 
     """
     steps: list[Step] = []
     at = 0
-    changes, pairs = starting_pairs(plan, live)
+    # the health checks are made when the cutover starts: their ids are not known before
+    made_at_start = {} if plan.health_check.skip else {n: HEALTH_CHECK_MADE_AT_START for n in plan.names}
+    changes, pairs = starting_pairs(plan, live, made_at_start)
     original_ttls = {p.name: p.ttl for p in pairs}
     if changes:
         steps.append(Step("convert to weighted pair Heroku 100 / AWS 0", at, tuple(changes), 0))

@@ -64,6 +64,19 @@ class NotReady(CutoverError):
     """An AWS origin failed its readiness check (name, certificate, answer). Nothing was changed."""
 
 
+class HealthCheckPending(CutoverError):
+    """No Route 53 health checker has reported on the AWS target yet. Only Shift raises it, and
+    its own Retry waits for the checkers (a few minutes at most), then the cutover rolls back."""
+
+
+class HealthCheckConflict(CutoverError):
+    """Route 53 refused to create the health check (its reference is used by another). Nothing shifted."""
+
+
+class TrafficNotArriving(CutoverError):
+    """After a shift and its TTL, the AWS origin saw far fewer requests than its share."""
+
+
 class AlarmBreached(CutoverError):
     """A guard-rail alarm was in ALARM during the bake."""
 

@@ -17,7 +17,7 @@ against the histories the engine writes.
 from __future__ import annotations
 
 from .plan import Plan
-from .steps import MAX_CHANGE_POLLS, MAX_DATA_WAITS
+from .steps import HEALTH_CHECK_WAITS, MAX_CHANGE_POLLS, MAX_DATA_WAITS
 
 HISTORY_LIMIT = 25_000
 HISTORY_BUDGET = 10_000
@@ -65,6 +65,7 @@ def worst_case(plan: Plan) -> int:
     """The most events an execution of ``plan`` can reach (see the module's docstring): the
     success path at every bound up to its Finalize, which fails after its retries, then the
     longest rollback."""
-    success = path_events(plan, MAX_CHANGE_POLLS, MAX_DATA_WAITS, retries=1)
+    # the first Shift also waits for the health checkers' first reports (its own Retry)
+    success = path_events(plan, MAX_CHANGE_POLLS, MAX_DATA_WAITS, retries=1) + RETRY * HEALTH_CHECK_WAITS
     until_finalize_fails = success - 2 - 1 + RETRY  # no Succeed, no ExecutionSucceeded; its last failure
     return until_finalize_fails + rollback_events(MAX_CHANGE_POLLS, ROLLBACK_ATTEMPTS, retries=1)

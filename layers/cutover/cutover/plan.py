@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import healthcheck
 from . import readiness as readiness_checks
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
@@ -45,7 +46,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
-    "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness",
+    "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness", "health_check",
 }
 
 
@@ -83,6 +84,7 @@ class Plan:
     gate_timeout: int = DEFAULT_GATE_TIMEOUT
     metric_delay: int = DEFAULT_METRIC_DELAY
     readiness: readiness_checks.Spec = field(default_factory=readiness_checks.Spec)
+    health_check: healthcheck.Spec = field(default_factory=healthcheck.Spec)
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,10 +109,16 @@ class Plan:
             "gate_timeout": self.gate_timeout,
             "metric_delay": self.metric_delay,
             "readiness": self.readiness.to_dict(),
+            "health_check": self.health_check.to_dict(),
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
         return out
+
+    @property
+    def health_check_path(self) -> str:
+        """The path the Route 53 health check requests: its own, else the readiness path."""
+        return self.health_check.path or self.readiness.path
 
     def describe(self) -> str:
         steps = ", ".join(
@@ -409,7 +417,8 @@ def parse_plan(raw: Any) -> Plan:
                                      "how long after a bake its last datapoints are visible to the alarms")
 
     readiness, readiness_problems = readiness_checks.parse_spec(spec.get("readiness"))
-    for where, reason in readiness_problems:
+    health, health_problems = healthcheck.parse_spec(spec.get("health_check"))
+    for where, reason in readiness_problems + health_problems:
         problems.add(where, reason)
 
     topic = None
@@ -434,6 +443,7 @@ def parse_plan(raw: Any) -> Plan:
         gate_timeout=gate_timeout,
         metric_delay=metric_delay,
         readiness=readiness,
+        health_check=health,
     )
 
 

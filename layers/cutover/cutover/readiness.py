@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from .durations import parse_duration
+from .switches import skip_reason
 
 DEFAULT_PATH = "/"
 DEFAULT_EXPECT = ((200, 399),)
@@ -118,12 +119,9 @@ def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
         problems.append(("readiness.min_cert_days", f"must be a whole number of days from 0 to 365, got {days!r}"))
         days = DEFAULT_MIN_CERT_DAYS
-    skip = raw.get("skip")
-    if skip is not None and (not isinstance(skip, str) or len(skip.strip()) < 10):
-        problems.append(("readiness.skip", "switching readiness off needs a reason of at least 10 characters, "
-                                           f"e.g. 'origin answers only inside the VPC', got {skip!r}"))
-        skip = None
-    return Spec(path, expect, timeout, days, skip.strip() if skip else None), problems
+    skip, problem = skip_reason(raw.get("skip"), "readiness", "origin answers only inside the VPC")
+    problems += [problem] if problem else []
+    return Spec(path, expect, timeout, days, skip), problems
 
 
 def parse_expect(raw: Any) -> tuple[tuple[tuple[int, int], ...], str | None]:
@@ -177,10 +175,11 @@ def tls_failure(exc: ssl.SSLError, name: str) -> tuple[str, str]:
 
 def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver | None = None,
           cafile: str | None = None, now: Callable[[], datetime] | None = None,
-          port: int = HTTPS_PORT) -> Result:
+          port: int = HTTPS_PORT, verify: bool = True) -> Result:
     """Check one origin for one name, as a browser asking for ``https://name/path`` would meet it
     if DNS sent it to ``target``. Never raises for what the origin does; the Result says it.
-    ``resolve`` and ``cafile`` default to the system's (``system_resolver``, ``CA_BUNDLE``)."""
+    ``resolve`` and ``cafile`` default to the system's (``system_resolver``, ``CA_BUNDLE``).
+    ``verify=False``: the certificate is not checked, as a Route 53 health checker does not."""
     started = time.monotonic()
     resolve = resolve or system_resolver
     cafile = cafile or CA_BUNDLE
@@ -206,6 +205,8 @@ def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver | N
     except OSError as exc:
         return result("connect", f"{target} ({where}) refused or unreachable: {exc.strerror or exc}", address=where)
     context = ssl.create_default_context(cafile=cafile)
+    if not verify:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
         with context.wrap_socket(raw, server_hostname=name) as tls:
             tls.settimeout(left())

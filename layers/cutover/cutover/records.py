@@ -48,18 +48,23 @@ class Pair:
     ttl: int
     heroku_weight: int
     aws_weight: int
+    # the Route 53 health check on the AWS record (None: none attached)
+    health_check_id: str | None = None
 
     def records(self) -> list[Record]:
-        return [
-            weighted_record(self.name, HEROKU_ID, self.heroku_target, self.heroku_weight, self.ttl),
-            weighted_record(self.name, AWS_ID, self.aws_target, self.aws_weight, self.ttl),
-        ]
+        aws = weighted_record(self.name, AWS_ID, self.aws_target, self.aws_weight, self.ttl)
+        if self.health_check_id:
+            aws["HealthCheckId"] = self.health_check_id
+        return [weighted_record(self.name, HEROKU_ID, self.heroku_target, self.heroku_weight, self.ttl), aws]
 
     def with_weights(self, heroku: int, aws: int) -> Pair:
         return replace(self, heroku_weight=heroku, aws_weight=aws)
 
     def with_ttl(self, ttl: int) -> Pair:
         return replace(self, ttl=ttl)
+
+    def with_health_check(self, health_check_id: str | None) -> Pair:
+        return replace(self, health_check_id=health_check_id)
 
     @property
     def aws_percent(self) -> int:
@@ -74,11 +79,12 @@ class Pair:
             "ttl": self.ttl,
             "heroku_weight": self.heroku_weight,
             "aws_weight": self.aws_weight,
+            "health_check_id": self.health_check_id,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pair:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def weighted_record(name: str, set_id: str, target: str, weight: int, ttl: int) -> Record:
@@ -124,10 +130,15 @@ def ttl_changes(expected: Sequence[Pair], ttl_by_name: dict[str, int]) -> tuple[
     return swap_changes(expected, new), new
 
 
+def rolled_back(pair: Pair, ttl: int) -> Pair:
+    """The pair a rollback writes: Heroku 255 / AWS 0 at ``ttl``, the health check detached (it
+    is deleted after; at AWS 0 beside a Heroku record without one it would not matter anyway)."""
+    return pair.with_weights(*ROLLBACK_WEIGHTS).with_ttl(ttl).with_health_check(None)
+
+
 def rollback_changes(pairs: Sequence[Pair], ttl_by_name: dict[str, int]) -> tuple[list[Change], list[Pair]]:
     """Unconditional UPSERT of every pair to Heroku 255 / AWS 0 at the original TTL."""
-    heroku, aws = ROLLBACK_WEIGHTS
-    new = [p.with_weights(heroku, aws).with_ttl(ttl_by_name[p.name]) for p in pairs]
+    new = [rolled_back(p, ttl_by_name[p.name]) for p in pairs]
     return [_change("UPSERT", r) for p in new for r in p.records()], new
 
 
@@ -142,8 +153,7 @@ def rollback_name_changes(pair: Pair, live: Sequence[Record], ttl: int) -> tuple
 
     Each name is its own batch, so one name in an unexpected state never keeps another on AWS.
     """
-    heroku, aws = ROLLBACK_WEIGHTS
-    new = pair.with_weights(heroku, aws).with_ttl(ttl)
+    new = rolled_back(pair, ttl)
     mine = [r for r in live if bare(r["Name"]) == pair.name and r.get("Type") == "CNAME"]
     simple = [r for r in mine if "SetIdentifier" not in r]
     weighted = {r["SetIdentifier"]: r for r in mine if "SetIdentifier" in r}

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import readiness
+from . import healthcheck, readiness
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -33,6 +33,7 @@ from .errors import (
     AlarmDataMissing,
     ChangeNotInSync,
     CutoverError,
+    HealthCheckPending,
     InvalidChangeBatch,
     NotReady,
     PlanInvalid,
@@ -55,6 +56,9 @@ MAX_CHANGE_POLLS = 15
 # at most MAX_DATA_WAITS waits.
 DATA_WAIT_SECONDS = 60
 MAX_DATA_WAITS = 10
+# The first Shift waits for a new health check's first reports: the ASL retries
+# HealthCheckPending this many times (15 s, then 1.5 times longer, at most 60 s apart: ~6 min).
+HEALTH_CHECK_WAITS = 8
 # Readiness checks run side by side: up to this many names' origins within one check's timeout.
 READINESS_WORKERS = 32
 
@@ -168,11 +172,18 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     deps.store.acquire(plan.names, cutover_id)
     try:
         deps.store.mark_live(cutover_id, execution_arn, plan.alarms)
+        # the health checks first (a retried Preflight gets the same ones back), so that the
+        # conversion attaches them and the saved state names them for whatever rolls back
+        health_checks = create_health_checks(plan, cutover_id, pairs, deps)
+        if health_checks:
+            changes, pairs = starting_pairs(plan, live, health_checks)
+            state["pairs"] = [p.to_dict() for p in pairs]
         deps.store.save_state(cutover_id, state)
         deps.store.watch(cutover_id, plan.alarms, execution_arn)
         if deps.store.claim(cutover_id, "started"):  # a retried preflight records its start once
             deps.store.record(cutover_id, "started", actor, plan=plan.to_dict(), snapshot=snapshot)
             _record_readiness(deps, cutover_id, plan, checked, actor, "before any change")
+            _record_health_checks(deps, cutover_id, plan, health_checks, actor)
         if changes:
             state["change_id"] = _swap(deps, state, changes, "convert to weighted pair")
             state["change_status"] = "PENDING"
@@ -200,14 +211,77 @@ def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> li
         return []
     wanted = [(p.name, p.aws_target, "aws") for p in pairs]
     wanted += [(p.name, p.heroku_target, "heroku") for p in pairs] if heroku else []
+    if not plan.health_check.skip:
+        # the Route 53 health check's own request: the target's name as Host and SNI, the
+        # certificate not checked, the load balancer's default rule answering the health path
+        wanted += [(t, t, HEALTH_CHECK_ORIGIN) for t in sorted({p.aws_target for p in pairs})]
+    as_checker = replace(plan.readiness, path=plan.health_check_path, expect=readiness.DEFAULT_EXPECT, min_cert_days=0)
+
+    def one(w: tuple[str, str, str]) -> readiness.Result:
+        if w[2] == HEALTH_CHECK_ORIGIN:
+            return readiness.check(w[0], w[1], w[2], as_checker, now=now, verify=False)
+        return readiness.check(w[0], w[1], w[2], plan.readiness, now=now)
+
     # side by side, so that the step takes one check's time (at most readiness.timeout), not their sum
     with ThreadPoolExecutor(max_workers=min(READINESS_WORKERS, len(wanted))) as pool:
-        results = list(pool.map(lambda w: readiness.check(w[0], w[1], w[2], plan.readiness, now=now), wanted))
-    failed = [r for r in results if r.origin == "aws" and not r.ok]
+        results = list(pool.map(one, wanted))
+    failed = [r for r in results if r.origin != "heroku" and not r.ok]
     if failed:
-        raise NotReady("; ".join(f"readiness of {r.name} on AWS ({r.target}) failed at {r.failed_at}: {r.reason}"
-                                 for r in failed) + "; nothing was shifted")
+        raise NotReady("; ".join(_not_ready(r, plan) for r in failed) + "; nothing was shifted")
     return results
+
+
+HEALTH_CHECK_ORIGIN = "aws-health-check"
+
+
+def _not_ready(result: readiness.Result, plan: Plan) -> str:
+    if result.origin == HEALTH_CHECK_ORIGIN:
+        return (f"the Route 53 health check's request to {result.target} (GET {plan.health_check_path} with Host "
+                f"{result.target}, as its checkers send it) failed at {result.failed_at}: {result.reason}; the load "
+                "balancer's default rule must answer it with 2XX or 3XX (or set health_check.path)")
+    return f"readiness of {result.name} on AWS ({result.target}) failed at {result.failed_at}: {result.reason}"
+
+
+def create_health_checks(plan: Plan, cutover_id: str, pairs: list[rr.Pair], deps: Deps) -> dict[str, str]:
+    """One Route 53 health check per name, on its AWS target; each name's id. Idempotent: the
+    same cutover and name get the health check an earlier attempt created."""
+    if plan.health_check.skip:
+        return {}
+    return {
+        p.name: deps.route53.create_health_check(
+            healthcheck.caller_reference(cutover_id, p.name),
+            healthcheck.config(p.aws_target, plan.health_check_path, plan.health_check),
+        )
+        for p in pairs
+    }
+
+
+def _record_health_checks(deps: Deps, cutover_id: str, plan: Plan, ids: dict[str, str], actor: str) -> None:
+    assert deps.store is not None
+    if plan.health_check.skip:
+        deps.store.record(cutover_id, "health_check_skipped", actor, reason=plan.health_check.skip)
+    else:
+        deps.store.record(cutover_id, "health_checks_created", actor, health_checks=ids,
+                          path=plan.health_check_path, interval=plan.health_check.interval,
+                          failure_threshold=plan.health_check.failure_threshold)
+
+
+def require_healthy(state: dict[str, Any], deps: Deps, actor: str) -> None:
+    """Before the first shift: every name's health check must be Healthy. ``HealthCheckPending``
+    while no checker has reported (the state machine retries); ``NotReady`` when unhealthy."""
+    pairs = [p for p in _pairs(state) if p.health_check_id]
+    seen = {p.name: healthcheck.status(deps.route53.health_check_observations(str(p.health_check_id))) for p in pairs}
+    pending = [n for n, (status, _) in seen.items() if status == healthcheck.PENDING]
+    if pending:
+        raise HealthCheckPending(f"no Route 53 health checker has reported on {', '.join(pending)} yet")
+    unhealthy = {n: why for n, (status, why) in seen.items() if status == healthcheck.UNHEALTHY}
+    if unhealthy:
+        targets = {p.name: p.aws_target for p in pairs}
+        raise NotReady("; ".join(f"the Route 53 health check of {n} ({targets[n]}) is unhealthy: {why}"
+                                 for n, why in unhealthy.items()) + "; nothing was shifted")
+    if seen and deps.store.claim(state["id"], "healthy:first-shift"):
+        deps.store.record(state["id"], "health_checks_healthy", actor,
+                          health_checks={n: why for n, (_, why) in seen.items()})
 
 
 def _record_readiness(deps: Deps, cutover_id: str, plan: Plan, results: list[readiness.Result], actor: str,
@@ -268,7 +342,7 @@ def _swap_once(deps: Deps, state: dict[str, Any], changes: list[rr.Change], afte
 
 
 def _sorted(records: list[rr.Record]) -> list[rr.Record]:
-    return sorted((rr.from_route53(r) for r in records), key=lambda r: str(r.get("SetIdentifier")))
+    return sorted((rr.as_held(r) for r in records), key=lambda r: str(r.get("SetIdentifier")))
 
 
 def _swap(deps: Deps, state: dict[str, Any], changes: list[rr.Change], what: str) -> str:
@@ -297,6 +371,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
         checked = check_readiness(plan, before, heroku=False)
         if deps.store.claim(state["id"], "ready:first-shift"):
             _record_readiness(deps, state["id"], plan, checked, actor, "before the first shift")
+        require_healthy(state, deps, actor)
     changes, after = rr.shift_changes(before, stage.weight)
     change_id = _swap_once(deps, state, changes, after, f"shift to AWS {stage.weight}%")
     state = dict(
@@ -457,6 +532,30 @@ def not_live(saved: dict[str, Any], deps: Deps, succeeded_is_final: bool = True)
     return None
 
 
+def delete_health_checks(deps: Deps, cutover_id: str, pairs: list[rr.Pair], actor: str) -> None:
+    """Delete the health checks of ``pairs`` (their records no longer carry them). One that
+    cannot be deleted now is recorded (``health_check_left``, with its id) and logged: it costs
+    money, not safety (it is on no record), so it never holds a rollback up."""
+    assert deps.store is not None
+    ids = {p.name: str(p.health_check_id) for p in pairs if p.health_check_id}
+    if not ids:
+        return
+    deleted, left = {}, {}
+    for name, health_check_id in ids.items():
+        try:
+            deps.route53.delete_health_check(health_check_id)
+            deleted[name] = health_check_id
+        except (CutoverError, ClientError, BotoCoreError) as exc:
+            left[name] = {"health_check_id": health_check_id, "error": str(exc)}
+    if deleted:
+        deps.store.record(cutover_id, "health_checks_deleted", actor, health_checks=deleted)
+    if left:
+        logger.error("health check left behind", extra={"cutover": cutover_id, "left": left})
+        metrics.add_metric(name="HealthCheckLeft", unit="Count", value=len(left))
+        deps.store.record(cutover_id, "health_check_left", actor, health_checks=left,
+                          advice="on no record any more; delete it with aws route53 delete-health-check")
+
+
 def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[str, Any] | None = None,
              **evidence: Any) -> dict[str, Any]:
     """Put 100% of traffic back on Heroku. Idempotent; every rollback path ends here.
@@ -477,7 +576,7 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[s
     if saved is None:
         raise RecordsNotReady(f"no cutover {cutover_id} is recorded: nothing to roll back")
     before = _pairs(saved)
-    after = [p.with_weights(*rr.ROLLBACK_WEIGHTS).with_ttl(saved["original_ttls"][p.name]) for p in before]
+    after = [rr.rolled_back(p, saved["original_ttls"][p.name]) for p in before]
     live = deps.route53.records_of(saved["zone_id"], [p.name for p in before])
     found: dict[str, str] = {}
     change_ids: list[str] = []
@@ -491,6 +590,8 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[s
         except InvalidChangeBatch as exc:  # this name only: the others still go back
             refused[pair.name] = str(exc)
     change_id = change_ids[-1] if change_ids else None
+    # the names now on Heroku no longer carry their health check: delete it (not a refused name's)
+    delete_health_checks(deps, cutover_id, [p for p in before if p.name not in refused], actor)
     stored = deps.store.state(cutover_id) or saved
     new_state = dict(
         saved,

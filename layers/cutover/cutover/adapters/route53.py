@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import InvalidChangeBatch, Route53Busy
+from ..errors import HealthCheckConflict, InvalidChangeBatch, Route53Busy
 from ..records import Change, Record, as_held, bare, to_route53
 from .clients import Adapter, error_code
 
@@ -66,6 +66,38 @@ class Route53(Adapter):
             return self.api.get_change(Id=change_id)["ChangeInfo"]["Status"]
         except ClientError as exc:
             self._raise(exc)
+
+    def create_health_check(self, caller_reference: str, config: dict[str, Any]) -> str:
+        """Create a health check, or get the one an earlier call with the same reference and
+        settings created (Route 53's idempotency); return its id."""
+        try:
+            response = self.api.create_health_check(CallerReference=caller_reference, HealthCheckConfig=config)
+        except ClientError as exc:
+            if error_code(exc) == "HealthCheckAlreadyExists":
+                raise HealthCheckConflict(
+                    f"Route 53 refused the health check for {config.get('FullyQualifiedDomainName')}: its reference "
+                    f"{caller_reference} belongs to a health check with other settings or one already deleted; "
+                    "start the cutover under a new execution name"
+                ) from exc
+            self._raise(exc)
+        return str(response["HealthCheck"]["Id"])
+
+    def health_check_observations(self, health_check_id: str) -> list[dict[str, Any]]:
+        """Each health checker's last report (GetHealthCheckStatus)."""
+        try:
+            return list(self.api.get_health_check_status(HealthCheckId=health_check_id)["HealthCheckObservations"])
+        except ClientError as exc:
+            self._raise(exc)
+
+    def delete_health_check(self, health_check_id: str) -> bool:
+        """Delete a health check; False when it was already gone."""
+        try:
+            self.api.delete_health_check(HealthCheckId=health_check_id)
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchHealthCheck":
+                return False
+            self._raise(exc)
+        return True
 
     @staticmethod
     def _raise(exc: ClientError) -> Any:

@@ -1,0 +1,115 @@
+"""The Route 53 health check on the AWS record, step by step against the engine's health checkers
+(which judge the loopback origins on the virtual clock, as Route 53's checkers would)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cutover import records as rr
+from cutover.errors import HealthCheckPending, NotReady
+from tests.integration.driver import settle, start, step, to_stage
+from tests.support import ALB, NAME, plan
+
+
+def aws_record(world):
+    return [r for r in world.records() if r.get("SetIdentifier") == rr.AWS_ID][0]
+
+
+def test_the_conversion_attaches_a_health_check_aimed_at_the_aws_target_with_the_plans_settings(world):
+    state = start(world, plan(hosted_zone_id=world.zone_id, health_check={"path": "/healthz", "interval": 10,
+                                                                            "failure_threshold": 2}))
+    health_check_id = state["pairs"][0]["health_check_id"]
+    assert aws_record(world)["HealthCheckId"] == health_check_id
+    assert "HealthCheckId" not in [r for r in world.records() if r.get("SetIdentifier") == rr.HEROKU_ID][0]
+    config = world.health_checks.checks[health_check_id].config
+    assert config == {"Type": "HTTPS", "FullyQualifiedDomainName": ALB, "Port": 443, "ResourcePath": "/healthz",
+                      "RequestInterval": 10, "FailureThreshold": 2, "EnableSNI": True}
+
+
+def test_a_retried_preflight_gets_the_same_health_check_not_a_second_one(world):
+    first = start(world)
+    again = start(world)
+    assert first["pairs"][0]["health_check_id"] == again["pairs"][0]["health_check_id"]
+    assert len(world.health_checks.checks) == 1
+
+
+def test_the_first_shift_waits_until_a_checker_has_reported(world):
+    state = settle(world, start(world))
+    state = step(world, "LowerTtl", state)  # no wait: the checkers have not reported yet
+    for checker in world.health_checks.checks[state["pairs"][0]["health_check_id"]].checkers:
+        checker.report = ""
+    with pytest.raises(HealthCheckPending, match=NAME):
+        world.invoke("Shift", {"cutover": state})
+    assert world.weights() == {rr.HEROKU_ID: 100, rr.AWS_ID: 0}
+    world.clock.advance(30)  # one interval: every checker has reported
+    step(world, "Shift", state)
+    assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
+
+
+def test_an_unhealthy_health_check_refuses_the_first_shift_naming_the_name_and_what_the_checkers_saw(world):
+    # readiness off (it would refuse this origin first): the health check alone must refuse it
+    raw = plan(hosted_zone_id=world.zone_id, readiness={"skip": "tested on its own elsewhere"})
+    state = step(world, "LowerTtl", settle(world, start(world, raw)))
+    world.origins.aws.status_for_host[ALB] = 404  # the load balancer's default rule does not answer the path
+    world.clock.advance(state["wait_seconds"])
+    with pytest.raises(NotReady, match=f"health check of {NAME} \\({ALB}\\) is unhealthy: 0 of 8 checkers report "
+                                       "healthy; Failure: HTTP Status Code 404"):
+        world.invoke("Shift", {"cutover": state})
+    assert world.weights() == {rr.HEROKU_ID: 100, rr.AWS_ID: 0}
+
+
+def test_readiness_sends_the_health_checkers_request_and_refuses_a_default_rule_that_does_not_answer_it(world):
+    world.origins.aws.status_for_host[ALB] = 404
+    with pytest.raises(NotReady, match=f"the Route 53 health check's request to {ALB} \\(GET / with Host {ALB}.*"
+                                       "answered 404.*default rule must answer it"):
+        start(world)
+    assert {"path": "/", "host": ALB} in world.origins.aws.requests
+    assert world.health_checks.checks == {}, "refused before any health check was made"
+
+
+def test_a_rollback_detaches_the_health_check_then_deletes_it(world):
+    state = to_stage(world, 1)
+    health_check_id = state["pairs"][0]["health_check_id"]
+    rolled = world.invoke("Rollback", {"cutover": state, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
+    assert "HealthCheckId" not in aws_record(world) and world.weights() == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    assert world.health_checks.checks[health_check_id].deleted
+    assert rolled["pairs"][0]["health_check_id"] is None
+    (deleted,) = [e for e in world.ledger("exec-1") if e["event"] == "health_checks_deleted"]
+    assert deleted["health_checks"] == {NAME: health_check_id}
+    # a second rollback (another path acting too) has nothing left to delete and says nothing more
+    world.invoke("Rollback", {"cutover": rolled, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
+    assert [e["event"] for e in world.ledger("exec-1") if e["event"].startswith("health_check")] == [
+        "health_checks_created", "health_checks_healthy", "health_checks_deleted"]
+
+
+def test_a_health_check_that_cannot_be_deleted_is_recorded_and_never_holds_the_rollback_up(world, monkeypatch):
+    from cutover.adapters.route53 import Route53
+    from cutover.errors import Route53Busy
+
+    def busy(self, health_check_id):
+        raise Route53Busy("Route 53 is busy (Throttling): Rate exceeded")
+
+    state = to_stage(world, 1)
+    monkeypatch.setattr(Route53, "delete_health_check", busy)
+    rolled = world.invoke("Rollback", {"cutover": state, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
+    assert rolled["status"] == "ROLLED_BACK" and world.weights() == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    (left,) = [e for e in world.ledger("exec-1") if e["event"] == "health_check_left"]
+    assert left["health_checks"][NAME]["health_check_id"] == state["pairs"][0]["health_check_id"]
+    assert "Throttling" in left["health_checks"][NAME]["error"]
+
+
+def test_a_health_check_switched_off_with_a_reason_is_recorded_and_none_is_made(world):
+    state = start(world, plan(hosted_zone_id=world.zone_id, health_check={"skip": "a CDN answers the health path"}))
+    assert "HealthCheckId" not in aws_record(world) and world.health_checks.checks == {}
+    assert state["pairs"][0]["health_check_id"] is None
+    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "health_check_skipped"]
+    assert entry["reason"] == "a CDN answers the health path"
+
+
+def test_after_success_the_health_check_stays_on_the_aws_record(world):
+    state = to_stage(world, 3)
+    state = step(world, "RestoreTtl", state)
+    world.invoke("Finalize", {"cutover": state})
+    health_check_id = state["pairs"][0]["health_check_id"]
+    assert aws_record(world)["HealthCheckId"] == health_check_id
+    assert not world.health_checks.checks[health_check_id].deleted

@@ -1,0 +1,56 @@
+"""The Route 53 health check in whole rehearsals: Route 53 itself stops answering with an AWS
+target that fails, before any alarm and even with every control-plane function down."""
+
+from __future__ import annotations
+
+import pytest
+
+from cutover_local.rehearsal import rehearse
+from cutover_local.scenarios import BUILT_IN
+
+# the plan's defaults: a checker every 30 s, 3 failures in a row
+FAILURE_SECONDS = 30 * 3
+
+
+def quiet(_: str) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def control_plane_down():
+    return rehearse(BUILT_IN["control-plane-down"], say=quiet)
+
+
+def test_with_the_control_plane_down_route53_alone_sends_every_answer_to_heroku_within_the_failure_time(control_plane_down):
+    result, timeline = control_plane_down
+    health = result["detection"]["health_check"]
+    # within the failure time, plus one interval at most for the checkers' stagger
+    assert 0 < health["seconds_to_dns_heroku_only"] <= FAILURE_SECONDS + 30, health
+    broke, unhealthy = health["aws_broke_at"], health["unhealthy_at"]
+    # no function of the control plane acted in between: the rollback came long after
+    assert timeline.rollback_submitted_at > unhealthy + 20 * 60
+    # what DNS answered: AWS's share of the answers is 0 from the health check on, until the rollback
+    after = [s for s in timeline.samples if unhealthy + 60 <= s.t <= timeline.rollback_submitted_at]
+    assert after and all(s.dns_aws_percent == 0 for s in after)
+    # and users follow within the TTL (60 s), but for the few clients that ignore TTLs
+    later = [s for s in after if s.t >= unhealthy + 60 + 60]
+    assert later and all(s.client_aws_share < 0.06 for s in later)
+    before = [s for s in timeline.samples if timeline.stage_started[1] + 60 <= s.t <= broke]
+    assert before and all(s.dns_aws_percent == pytest.approx(10) for s in before), "10% went to AWS while it was healthy"
+
+
+def test_with_no_healthy_target_the_health_check_drains_aws_before_the_alarms_roll_back():
+    result, timeline = rehearse(BUILT_IN["alb-no-healthy-targets"], say=quiet)
+    health = result["detection"]["health_check"]
+    assert result["status"] == "ROLLED_BACK" and health["seconds_to_dns_heroku_only"] <= FAILURE_SECONDS + 30
+    assert health["unhealthy_at"] < timeline.rollback_submitted_at
+    assert health["left"] == 0, "the rollback deleted the health check"
+
+
+def test_a_healthy_cutover_reports_readiness_and_keeps_its_health_check_on_aws():
+    result, _ = rehearse(BUILT_IN["healthy"], say=quiet)
+    detection = result["detection"]
+    assert {(c["origin"], c["ok"], c["status"]) for c in detection["readiness"]} == {
+        ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)}
+    assert detection["health_check"]["created"] == detection["health_check"]["left"] == 1
+    assert detection["health_check"]["unhealthy_at"] is None
