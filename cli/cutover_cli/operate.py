@@ -103,6 +103,8 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "weights": weights,
         "waiting_for_promotion": bool(waiting),
         "rollback_reason": state.get("rollback_reason"),
+        # each passed stage's traffic at the load balancer: intended and observed side by side
+        "traffic": list(((state.get("traffic") or {}).get("stages") or {}).values()),
         "error": described.get("error"),
         "cause": described.get("cause"),
     }
@@ -117,6 +119,11 @@ def _print_summary(s: dict[str, Any]) -> None:
     print(line)
     for name, w in s["weights"].items():
         print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
+    for t in s.get("traffic", []):
+        growth = f", x{t['observed_growth']:g} of x{t['expected_growth']:g}" if "observed_growth" in t else ""
+        share = f", {t['observed_percent']:g}% observed" if "observed_percent" in t else ""
+        print(f"  stage {t['stage']}: {t['intended_percent']}% intended{share}: "
+              f"{t['requests_per_minute']:g} requests a minute at the load balancer{growth}")
     if s["rollback_reason"]:
         print(f"  rolled back: {s['rollback_reason']}")
     elif s["error"]:

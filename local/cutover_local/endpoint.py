@@ -15,12 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.server import ThreadedMotoServer
+
+from cutover import records as rr
 
 from . import seed
 from .engine import REGION, Engine
+from .health_checks import dns_shares
 from .scenarios import DEFAULT_PLAN
-from .traffic import LOAD_BALANCER, TARGET_GROUP
+from .traffic import LOAD_BALANCER, TARGET_GROUP, SteadyUsers
 
 ZONE, NAME = "shop.example.com", "www.shop.example.com"
 
@@ -32,11 +36,12 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
     with Engine() as engine:
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
         seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER, TARGET_GROUP)
-        for alarm in DEFAULT_PLAN["alarms"]:  # no traffic is simulated here: the alarms start OK
-            import boto3
-
+        for alarm in DEFAULT_PLAN["alarms"]:  # no errors are simulated here: the alarms start OK
             boto3.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="local endpoint")
         stack = engine.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
+        # steady users where DNS sends them, so that a cutover sees its traffic arrive
+        SteadyUsers(engine.clock, lambda: dns_shares(engine.route53.served(zone_id, NAME), engine.health_checks.healthy,
+                                                     rr.HEROKU_ID, rr.AWS_ID), outside=engine.outside).start()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         try:

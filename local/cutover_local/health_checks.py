@@ -210,3 +210,14 @@ def answer_shares(records: Sequence[dict[str, Any]], healthy: Callable[[str], bo
     else:
         shares = {str(r["SetIdentifier"]): 1 / len(candidates) for r in candidates}
     return {str(r["SetIdentifier"]): shares.get(str(r["SetIdentifier"]), 0.0) for r in weighted}
+
+
+def dns_shares(records: Sequence[dict[str, Any]], healthy: Callable[[str], bool], heroku_id: str,
+               aws_id: str) -> tuple[int, float, float] | None:
+    """What DNS answers one name with now: its TTL and the Heroku and AWS shares of the answers,
+    health checks applied (a simple CNAME: all to its target, counted as Heroku)."""
+    weighted = {r.get("SetIdentifier"): r for r in records}
+    if heroku_id not in weighted:
+        return (int(records[0]["TTL"]), 1.0, 0.0) if records else None
+    shares = answer_shares(records, healthy)
+    return int(weighted[heroku_id]["TTL"]), shares.get(heroku_id, 0.0), shares.get(aws_id, 0.0)

@@ -22,7 +22,7 @@ from . import seed
 from .alarm_eval import AlarmEvaluator
 from .engine import ACCOUNT, REGION, SETTLE_SECONDS, Engine, Invocation
 from .eventbridge import alarm_state_change
-from .health_checks import HealthCheck, answer_shares
+from .health_checks import HealthCheck, dns_shares
 from .scenarios import ORIGINAL_TTL, Scenario
 from .traffic import LOAD_BALANCER, TARGET_GROUP, Sample, TrafficSimulator, publish
 
@@ -155,12 +155,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
 
         def served() -> tuple[int, float, float] | None:
             """What DNS answers now: the TTL and the Heroku and AWS shares, health checks applied."""
-            records = engine.route53.served(zone_id, first)
-            weighted = {r.get("SetIdentifier"): r for r in records}
-            if rr.HEROKU_ID not in weighted:
-                return (records[0]["TTL"], 1, 0) if records else None
-            shares = answer_shares(records, engine.health_checks.healthy)
-            return weighted[rr.HEROKU_ID]["TTL"], shares.get(rr.HEROKU_ID, 0.0), shares.get(rr.AWS_ID, 0.0)
+            return dns_shares(engine.route53.served(zone_id, first), engine.health_checks.healthy, rr.HEROKU_ID, rr.AWS_ID)
 
         def health_changed(check: HealthCheck, healthy: bool) -> None:
             at = engine.clock.elapsed
@@ -375,16 +370,19 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
 
 def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scenario, engine: Engine) -> dict[str, Any]:
     """What the checks that see what users see found: readiness (AWS and the Heroku baseline),
-    the Route 53 health check (and, when the scenario breaks AWS, how long DNS took to stop
-    answering with it)."""
+    each stage's traffic at the load balancer, the Route 53 health check (and, when the scenario
+    breaks AWS, how long DNS took to stop answering with it)."""
     readiness = next((e for e in ledger if e["event"] in ("readiness", "readiness_skipped")), None)
     # (not the seconds each took: wall time on loopback, which says nothing and differs run to run)
     checks = [{k: c.get(k) for k in ("name", "origin", "ok", "status", "cert_days_left", "reason")}
               for c in (readiness or {}).get("checks", [])]
     broke = _aws_broke_at(scenario, timeline)
     unhealthy = next((at for at, healthy in timeline.health if not healthy and (broke is None or at >= broke)), None)
+    # each stage's traffic as its evaluation measured it: intended and observed side by side
+    traffic = [dict(e["traffic"]) for e in ledger if e["event"] == "evaluated" and e.get("traffic")]
     return {
         "readiness": checks if readiness and readiness["event"] == "readiness" else {"skipped": (readiness or {}).get("reason")},
+        "traffic": traffic,
         "health_check": {
             "created": len(engine.health_checks.checks),
             "left": len(engine.health_checks.live()),
@@ -403,6 +401,36 @@ def _aws_broke_at(scenario: Scenario, timeline: Timeline) -> float | None:
     return min(times) if times else None
 
 
+def detection_lines(result: dict[str, Any]) -> list[str]:
+    """What the checks that see what users see found, one line each (the summary and the report)."""
+    detection = result.get("detection") or {}
+    lines = []
+    readiness = detection.get("readiness")
+    if isinstance(readiness, dict):
+        lines.append(f"readiness: switched off ({readiness.get('skipped')})")
+    elif readiness:
+        lines.append("readiness: " + "; ".join(
+            f"{c['origin']} {c['name']}: " + (f"{c['status']}" if c["ok"] else f"FAILED ({c['reason']})") for c in readiness))
+    for t in detection.get("traffic", []):
+        growth = (f", grew x{t['observed_growth']:g} where the weights grew x{t['expected_growth']:g}"
+                  if "observed_growth" in t else "")
+        share = f" ({t['observed_percent']:g}% of the site's requests)" if "observed_percent" in t else ""
+        lines.append(f"traffic, stage {t['stage']} at {t['intended_percent']}% intended: "
+                     f"{t['requests_per_minute']:g} requests a minute at the load balancer{share}{growth}"
+                     + ("" if t["ok"] else ": NOT ARRIVING"))
+    health = detection.get("health_check") or {}
+    if health.get("created"):
+        if health.get("seconds_to_dns_heroku_only") is not None:
+            lines.append(f"Route 53 health check: unhealthy {health['seconds_to_dns_heroku_only']:g}s after AWS broke; "
+                         "from then on DNS answered with Heroku only")
+        elif health.get("unhealthy_at") is not None:
+            lines.append("Route 53 health check: went unhealthy: DNS answered with Heroku only")
+        else:
+            lines.append("Route 53 health check: healthy throughout"
+                         + ("; still on the AWS record" if health.get("left") else "; deleted by the rollback"))
+    return lines
+
+
 def _summary(result: dict[str, Any]) -> str:
     weights = result["final_weights"]
     line = (f"{result['status']}: Heroku {weights['heroku']}% / AWS {weights['aws']}% after "
@@ -412,7 +440,7 @@ def _summary(result: dict[str, Any]) -> str:
         line += f"\nrolled back: {result['rollback']['reason']}"
         if result["rollback"]["seconds_breach_to_insync"] is not None:
             line += f" ({result['rollback']['seconds_breach_to_insync']:.0f}s from breach to Heroku INSYNC)"
-    return line
+    return "\n".join([line, *detection_lines(result)])
 
 
 def _t(seconds: float) -> str:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .rehearsal import Timeline
+from .rehearsal import Timeline, detection_lines
 
 WIDTH, PLOT_H, LEFT, GAP = 900, 120, 70, 34
 COLOURS = {"OK": "#3a9d5d", "ALARM": "#d64541", "INSUFFICIENT_DATA": "#b0b0b0"}
@@ -78,9 +78,11 @@ def render(name: str, result: dict[str, Any], timeline: Timeline) -> str:
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{top + 20:.0f}" font-family="sans-serif">{"".join(parts)}</svg>'
     rows = "".join(f"<tr><td>+{int(t) // 3600:02d}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}</td><td>{html.escape(line)}</td></tr>"
                    for t, line in timeline.events)
+    seen = "".join(f"<li>{html.escape(line)}</li>" for line in detection_lines(result))
     return (f"<!doctype html><meta charset='utf-8'><title>cutover rehearsal: {html.escape(name)}</title>"
             f"<body style='font-family:sans-serif;max-width:{WIDTH + 40}px'>"
             f"<h1>{html.escape(name)}: {html.escape(result['status'])}</h1>{svg}"
+            f"<h2>what users would see</h2><ul>{seen}</ul>"
             f"<h2>events</h2><table>{rows}</table>"
             f"<h2>result</h2><pre>{html.escape(json.dumps(result, indent=2))}</pre></body>")
 

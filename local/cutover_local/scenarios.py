@@ -90,6 +90,13 @@ BUILT_IN: dict[str, Scenario] = {
             traffic=(Effect("aws", stage=1, after=120, unhealthy=True),),
         ),
         Scenario(
+            "wrong-target",
+            "The plan's AWS target is another load balancer (staging's): it passes readiness, but the users DNS sends "
+            "to AWS never reach the load balancer the alarms watch, and no alarm moves: rolled back at stage 1, "
+            "traffic not arriving.",
+            traffic=(Effect("aws", stage=1, unseen=True),),
+        ),
+        Scenario(
             "control-plane-down",
             "One minute into stage 1 every control-plane function fails for 30 minutes, and a minute later the AWS "
             "load balancer loses its targets: Route 53's health check alone sends every answer to Heroku.",
@@ -142,7 +149,7 @@ def load(name_or_path: str | None) -> Scenario:
     return from_dict(data, default_name=path.stem)
 
 
-_EFFECT_FIELDS = {"origin", "stage", "after", "for", "min_aws_percent", "error_rate", "p99", "unhealthy"}
+_EFFECT_FIELDS = {"origin", "stage", "after", "for", "min_aws_percent", "error_rate", "p99", "unhealthy", "unseen"}
 
 
 def _effect(item: Any, where: str) -> Effect:
@@ -165,7 +172,11 @@ def _effect(item: Any, where: str) -> Effect:
     unhealthy = item.get("unhealthy", False)
     if not isinstance(unhealthy, bool):
         raise ScenarioInvalid(f"{where}.unhealthy: true or false (true: no healthy target, the ALB answers 503 itself)")
-    return Effect(item["origin"], item.get("stage"), after, duration, item.get("min_aws_percent"), rate, p99, unhealthy)
+    unseen = item.get("unseen", False)
+    if not isinstance(unseen, bool):
+        raise ScenarioInvalid(f"{where}.unseen: true or false (true: the requests sent to AWS reach another load balancer)")
+    return Effect(item["origin"], item.get("stage"), after, duration, item.get("min_aws_percent"), rate, p99, unhealthy,
+                  unseen)
 
 
 def _latency(value: Any) -> float:

@@ -10,6 +10,7 @@ import boto3
 
 from .template import load as load_template
 from .template import resolve
+from .traffic import LOAD_BALANCER
 
 
 def zone_with_heroku_record(zone: str, name: str, heroku_target: str, ttl: int = 3600) -> str:
@@ -29,12 +30,14 @@ def add_heroku_record(zone_id: str, name: str, heroku_target: str, ttl: int = 36
     )
 
 
-def alarms(names: Iterable[str], state: str = "OK") -> None:
-    """Metric alarms with these names (their metric does not matter until traffic is simulated)."""
+def alarms(names: Iterable[str], state: str = "OK", load_balancer: str = LOAD_BALANCER) -> None:
+    """Metric alarms with these names on the load balancer's target 5XX (their metric does not
+    matter until traffic is simulated; the load balancer is the one users reach on AWS)."""
     cw = boto3.client("cloudwatch")
     for name in names:
         cw.put_metric_alarm(
             AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+            Dimensions=[{"Name": "LoadBalancer", "Value": load_balancer}],
             Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
         )
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="seeded")

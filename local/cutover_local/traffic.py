@@ -15,10 +15,12 @@ counts, errors, latency noise) comes from one seeded generator, so a seed gives 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from cutover.adapters.clients import client
@@ -41,6 +43,9 @@ class Effect:
     error_rate: float | None = None  # fraction of requests answered 5XX
     p99_seconds: float | None = None
     unhealthy: bool = False  # no healthy target: the ALB itself answers every request 503
+    # the AWS target is another load balancer (a wrong CNAME target): the requests DNS sends to
+    # AWS are answered elsewhere, and the load balancer the alarms watch never sees them
+    unseen: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,9 @@ class TrafficSimulator:
         self.clock.call_at(self.config.tick, self._tick)
 
     # the model ---------------------------------------------------------------------------
-    def _behaviour(self, origin: str, now: float, dns_aws_percent: float) -> tuple[float, float, bool]:
+    def _behaviour(self, origin: str, now: float, dns_aws_percent: float) -> tuple[float, float, bool, bool]:
         error_rate, p99 = self.config.baseline[origin]
-        unhealthy = False
+        unhealthy = unseen = False
         for effect in self.effects:
             if effect.origin != origin:
                 continue
@@ -115,7 +120,8 @@ class TrafficSimulator:
             error_rate = effect.error_rate if effect.error_rate is not None else error_rate
             p99 = effect.p99_seconds if effect.p99_seconds is not None else p99
             unhealthy = unhealthy or effect.unhealthy
-        return error_rate, p99, unhealthy
+            unseen = unseen or effect.unseen
+        return error_rate, p99, unhealthy, unseen
 
     def _count(self, n: float, p: float) -> int:
         """About n * p, with binomial spread (normal approximation), never negative."""
@@ -140,8 +146,8 @@ class TrafficSimulator:
         requests = self.config.requests_per_second * dt
         aws_n = self._count(requests, share)
         heroku_n = max(0, round(requests) - aws_n)
-        aws_rate, aws_p99, aws_unhealthy = self._behaviour("aws", now, 100 * p)
-        heroku_rate, _, _ = self._behaviour("heroku", now, 100 * p)
+        aws_rate, aws_p99, aws_unhealthy, aws_unseen = self._behaviour("aws", now, 100 * p)
+        heroku_rate, _, _, _ = self._behaviour("heroku", now, 100 * p)
         if self.aws_origin is not None:
             if aws_unhealthy and self._aws_status is None:
                 self._aws_status, self.aws_origin.status = self.aws_origin.status, 503
@@ -149,7 +155,9 @@ class TrafficSimulator:
                 self.aws_origin.status, self._aws_status = self._aws_status, None
         m = self._minute
         m["aws_requests"] += aws_n
-        if aws_unhealthy:
+        if aws_unseen:
+            m["aws_unrouted"] += aws_n  # answered by another load balancer: no metric of the watched one moves
+        elif aws_unhealthy:
             # the ALB answers 503 itself; no target sees the request, and RequestCount counts only
             # requests for which a target was chosen
             m["aws_elb_errors"] += aws_n
@@ -211,3 +219,30 @@ def publish(datapoint: dict[str, Any], timestamp: Any) -> None:
                          "Value": datapoint[count], "Unit": "Count"})
     if data:
         client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+
+
+class SteadyUsers:
+    """Users at a steady rate, sent where DNS answers now (``served``: the TTL and the Heroku and
+    AWS shares, health checks applied): at the end of each minute, the AWS load balancer's
+    RequestCount for it goes into CloudWatch at once. For step-by-step tests and the bare engine,
+    whose cutovers must see their traffic arrive; a rehearsal's ``TrafficSimulator`` models
+    TTLs, resolvers and the metric lag instead."""
+
+    def __init__(self, clock: VirtualClock, served: Callable[[], tuple[int, float, float] | None],
+                 per_minute: float = 1200.0, outside: Callable[[], Any] = contextlib.nullcontext) -> None:
+        # ``outside``: the engine's, so that the metrics are not taken for a running function's calls
+        self.clock, self.served, self.per_minute, self.outside = clock, served, per_minute, outside
+
+    def start(self) -> None:
+        self.clock.call_at(self.clock.elapsed + 60, self._minute)
+
+    def _minute(self) -> None:
+        answer = self.served()
+        if answer and answer[1] + answer[2] > 0:
+            aws = round(self.per_minute * answer[2] / (answer[1] + answer[2]))
+            if aws:
+                with self.outside():
+                    client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[{
+                        "MetricName": "RequestCount", "Dimensions": [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}],
+                        "Timestamp": self.clock.now() - timedelta(seconds=60), "Value": aws, "Unit": "Count"}])
+        self.clock.call_at(self.clock.elapsed + 60, self._minute)

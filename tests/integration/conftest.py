@@ -17,8 +17,10 @@ from cutover.handler import deps
 from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
+from cutover import records as rr
 from cutover_local.engine import Engine, create_table
-from cutover_local.health_checks import HealthCheckers
+from cutover_local.health_checks import HealthCheckers, dns_shares
+from cutover_local.traffic import SteadyUsers
 from cutover_local.origins import Origins
 from cutover_local.strict_route53 import StrictRoute53
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
@@ -121,6 +123,9 @@ def world(monkeypatch):
             seed.alarms(ALARMS)
             route53.changes.clear()
             route53.calls.clear()
+            # users, where DNS sends them: the load balancer's requests show the traffic arrives
+            SteadyUsers(virtual, lambda: dns_shares(route53.served(zone_id, NAME), health_checks.healthy,
+                                                    rr.HEROKU_ID, rr.AWS_ID)).start()
             create_table("cutover-test", template()["Resources"]["CutoverTable"]["Properties"])
             topic = boto3.client("sns").create_topic(Name="cutover-test")["TopicArn"]
             sqs = boto3.client("sqs")
@@ -154,6 +159,8 @@ def engine():
         eng.route53.changes.clear()
         eng.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
         eng.zone_id = zone_id
+        SteadyUsers(eng.clock, lambda: dns_shares(eng.route53.served(zone_id, NAME), eng.health_checks.healthy,
+                                                  rr.HEROKU_ID, rr.AWS_ID), outside=eng.outside).start()
         yield eng
         assert_calls_allowed_by_iam(eng)
 

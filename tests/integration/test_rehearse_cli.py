@@ -31,6 +31,8 @@ EXPECTED = {
     "aws-down": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
     # the Route 53 health check drains AWS by DNS first (tests below), then the alarms roll back
     "alb-no-healthy-targets": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
+    # the users DNS sends to AWS reach another load balancer: no alarm moves, no requests arrive
+    "wrong-target": ("ROLLED_BACK", 0, "TrafficNotArriving"),
     # every function fails for 30 minutes: the rollback comes once they are back
     "control-plane-down": ("ROLLED_BACK", 0, "Lambda.ServiceException"),
     "breach-recovers": ("ROLLED_BACK", 0, "shop-5xx-rate"),
@@ -74,7 +76,7 @@ def test_each_built_in_scenario_ends_as_expected_and_the_same_seed_gives_the_sam
         assert result["final_weights"] == {"heroku": 100, "aws": 0}, result
     assert (result["status"], result["stages_completed"]) == (status, stages)
     assert code == {"SUCCEEDED": 0, "ROLLED_BACK": 3, "FAILED": 1}[status]
-    if alarm in ("AlarmDataMissing", "Lambda.ServiceException"):  # a rollback no alarm caused
+    if alarm in ("AlarmDataMissing", "Lambda.ServiceException", "TrafficNotArriving"):  # a rollback no alarm caused
         assert result["rollback"]["reason"].startswith(alarm) and result["rollback"]["alarm"] is None
     elif alarm:
         assert result["rollback"]["alarm"] == alarm and alarm in result["rollback"]["reason"]
@@ -147,3 +149,12 @@ def test_a_bad_scenario_file_exits_2(capsys, tmp_path, content):
 
 
 
+
+
+def test_a_wrong_target_is_rolled_back_at_stage_1_because_traffic_is_not_arriving(capsys):
+    code, result = run_json(capsys, "--scenario", "wrong-target")
+    assert code == 3 and result["rollback"]["reason"].startswith(
+        "TrafficNotArriving: stage 1 at AWS 10%: traffic not arriving for www.shop.example.com")
+    (stage,) = result["detection"]["traffic"]
+    assert (stage["intended_percent"], stage["requests_per_minute"], stage["ok"]) == (10, 0, False)
+    assert all(c["ok"] for c in result["detection"]["readiness"]), "the wrong target passes readiness: it answers"

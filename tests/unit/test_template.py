@@ -12,7 +12,7 @@ TEMPLATE = template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 # CloudWatch Logs' log-delivery actions have no resource-level permissions; AWS documents "*".
-NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"}
+NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetMetricData"}
 # Task-token callbacks have no resource-level permissions either; only the operator functions answer them.
 TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
               "AlarmListenerFunction": {"states:SendTaskFailure"}, "ReconcileFunction": {"states:SendTaskFailure"}}

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import healthcheck
+from . import arrival, healthcheck
 from . import readiness as readiness_checks
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
@@ -47,6 +47,7 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
     "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness", "health_check",
+    "traffic",
 }
 
 
@@ -85,6 +86,7 @@ class Plan:
     metric_delay: int = DEFAULT_METRIC_DELAY
     readiness: readiness_checks.Spec = field(default_factory=readiness_checks.Spec)
     health_check: healthcheck.Spec = field(default_factory=healthcheck.Spec)
+    traffic: arrival.Spec = field(default_factory=arrival.Spec)
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +112,7 @@ class Plan:
             "metric_delay": self.metric_delay,
             "readiness": self.readiness.to_dict(),
             "health_check": self.health_check.to_dict(),
+            "traffic": self.traffic.to_dict(),
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -418,7 +421,8 @@ def parse_plan(raw: Any) -> Plan:
 
     readiness, readiness_problems = readiness_checks.parse_spec(spec.get("readiness"))
     health, health_problems = healthcheck.parse_spec(spec.get("health_check"))
-    for where, reason in readiness_problems + health_problems:
+    traffic, traffic_problems = arrival.parse_spec(spec.get("traffic"))
+    for where, reason in readiness_problems + health_problems + traffic_problems:
         problems.add(where, reason)
 
     topic = None
@@ -444,6 +448,7 @@ def parse_plan(raw: Any) -> Plan:
         metric_delay=metric_delay,
         readiness=readiness,
         health_check=health,
+        traffic=traffic,
     )
 
 

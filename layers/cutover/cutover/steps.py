@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import healthcheck, readiness
+from . import arrival, healthcheck, readiness
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -40,6 +40,7 @@ from .errors import (
     RecordsNotReady,
     RollbackIncomplete,
     StaleRecords,
+    TrafficNotArriving,
 )
 from .observability import logger, metrics
 from .plan import Plan, check_against_zone, parse_plan
@@ -67,6 +68,7 @@ STATE_FIELDS = (
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "judge_after_seconds", "is_last",
     "change_id", "change_status", "change_polls", "poll_seconds", "after_change", "shifted_at", "data_waits",
     "data_wait_seconds", "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
+    "traffic",
 )
 
 
@@ -133,6 +135,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     zone_name = deps.route53.zone_name(plan.hosted_zone_id)
     alarm_states = deps.cloudwatch.states(plan.alarms)
     check_against_zone(plan, zone_name, deps.settings.allowed_names, frozenset(a.name for a in alarm_states))
+    traffic = watched_load_balancer(plan, deps)
     breached = sorted(a.name for a in alarm_states if a.state == "ALARM")
     if breached:  # the guard rails already say no: not even 10% moves (nothing is changed)
         raise AlarmBreached(f"{', '.join(breached)} in ALARM before the cutover started: nothing was changed; "
@@ -165,6 +168,8 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         "poll_seconds": FAST_POLL_SECONDS,
         "after_change": "converted",
         "status": "RUNNING",
+        # the load balancer whose requests show that traffic arrives, and each stage's rate
+        "traffic": {"load_balancer": traffic, "stages": {}} if traffic else None,
     }
     if changes:
         rr.check_changes(changes, zone_name)  # before the lock: a bad batch changes nothing
@@ -202,6 +207,22 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     notify(deps, state, "started", once="started", plan=plan.describe())
     logger.info("cutover started", extra={"cutover": cutover_id, "names": list(plan.names)})
     return state
+
+
+def watched_load_balancer(plan: Plan, deps: Deps) -> str | None:
+    """The load balancer whose requests the traffic check counts: the plan's, else the one its
+    alarms watch. ``PlanInvalid`` when there is none or more than one; None when switched off."""
+    if plan.traffic.skip:
+        return None
+    if plan.traffic.load_balancer:
+        return plan.traffic.load_balancer
+    found = sorted(deps.cloudwatch.load_balancers(plan.alarms))
+    if len(found) == 1:
+        return found[0]
+    why = (f"the plan's alarms watch {len(found)} load balancers ({', '.join(found)})" if found
+           else "none of the plan's alarms watches an application load balancer (AWS/ApplicationELB LoadBalancer)")
+    raise PlanInvalid([("traffic.load_balancer", f"{why}: name the one users reach on AWS, like "
+                        "app/shop-alb/0123456789abcdef, or switch the check off with traffic.skip and a reason")])
 
 
 def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> list[readiness.Result]:
@@ -400,8 +421,10 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
             **({"promoted_by": promotion.get("by"), "full": bool(promotion.get("full"))} if promotion else {}),
         )
         metrics.add_metric(name="WeightShift", unit="Count", value=1)
+    # with what the stage before saw: its intended share and the requests that arrived
+    observed = ((state.get("traffic") or {}).get("stages") or {}).get(str(index))
     notify(deps, state, "promoted", once=f"promoted:{index + 1}", stage=index + 1, aws_percent=stage.weight,
-           change_id=change_id)
+           change_id=change_id, **({"previous_stage_traffic": observed} if observed else {}))
     return state
 
 
@@ -440,14 +463,24 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
     ]
     verdict = judge(plan.alarms, deps.cloudwatch.states(plan.alarms), seen, plan.insufficient_data)
     stage = state["stage_index"] + (0 if recheck else 1)
+    # the alarms passed the stage, or wait for data: did users reach the load balancer they watch?
+    # (alarms without data and no requests at all: the data will never come)
+    arrived = measure_traffic(state, plan, deps, stage, until) if verdict.outcome != FAIL and not recheck else None
+    outcome = FAIL if arrived and not arrived.ok else verdict.outcome
     deps.store.record(
         state["id"], "rechecked" if recheck else "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
-        outcome=verdict.outcome, reason=verdict.reason, alarms=list(verdict.evidence),
-        window={"from": iso(since), "to": iso(until)},
+        outcome=outcome, reason=arrived.reason if arrived and not arrived.ok else verdict.reason,
+        alarms=list(verdict.evidence), window={"from": iso(since), "to": iso(until)},
+        **({"traffic": arrived.to_dict()} if arrived else {}),
     )
     if verdict.outcome == FAIL:
         error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
         raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
+    if arrived and not arrived.ok:
+        raise TrafficNotArriving(arrived.reason)
+    if arrived and verdict.outcome == PASS:
+        traffic = state["traffic"]
+        state = dict(state, traffic=dict(traffic, stages={**traffic["stages"], str(stage): arrived.to_dict()}))
     if verdict.outcome == WAIT:
         bake = state.get("bake_seconds") or DATA_WAIT_SECONDS * MAX_DATA_WAITS
         interval = max(DATA_WAIT_SECONDS, -(-bake // MAX_DATA_WAITS))
@@ -463,6 +496,20 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
         return dict(state, verdict=PASS, data_waits=0)
     following = state["stage_index"] + 1
     return dict(state, verdict=PASS, stage_index=following, data_waits=0, **gate_fields(plan, following))
+
+
+def measure_traffic(state: dict[str, Any], plan: Plan, deps: Deps, stage: int, until: Any) -> arrival.Arrival | None:
+    """The stage's requests at the load balancer, judged against its weight and the stage before."""
+    traffic = state.get("traffic")
+    if not traffic or not state.get("shifted_at"):
+        return None
+    start, end = arrival.window(parse_iso(state["shifted_at"]), until, plan.ttl_during, state.get("bake_seconds") or 0,
+                                plan.metric_delay)
+    requests = deps.cloudwatch.requests(traffic["load_balancer"], start, end)
+    minutes = max(1, round((end - start).total_seconds() / 60))
+    earlier = traffic["stages"].get(str(stage - 1))
+    before = (earlier["intended_percent"], earlier["requests_per_minute"]) if earlier else None
+    return arrival.judge(plan.traffic, stage, state["aws_percent"], requests, minutes, before, ", ".join(plan.names))
 
 
 def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""CloudWatch: alarm states (metric and composite) and their transitions since a moment."""
+"""CloudWatch: alarm states (metric and composite), their transitions since a moment, and the
+load balancer's request count."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +12,13 @@ from ..alarms import AlarmState, Transition
 from ..clock import iso
 from .clients import Adapter
 
+ELB_NAMESPACE = "AWS/ApplicationELB"
+
 
 class CloudWatch(Adapter):
     service = "cloudwatch"
 
-    def states(self, names: Sequence[str]) -> list[AlarmState]:
-        """Current states of the named alarms; a name that does not exist is simply absent."""
-        out: list[AlarmState] = []
+    def _described(self, names: Sequence[str]) -> Iterator[dict[str, Any]]:
         # DescribeAlarms takes at most 100 names and returns only metric alarms unless
         # AlarmTypes names composite alarms too.
         for start in range(0, len(names), 100):
@@ -27,19 +28,45 @@ class CloudWatch(Adapter):
             }
             while True:
                 page = self.api.describe_alarms(**kwargs)
-                for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-                    out.append(
-                        AlarmState(
-                            name=alarm["AlarmName"],
-                            state=alarm["StateValue"],
-                            reason=alarm.get("StateReason", ""),
-                            updated_at=iso(alarm["StateUpdatedTimestamp"]),
-                        )
-                    )
+                yield from page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
                 if not page.get("NextToken"):
                     break
                 kwargs["NextToken"] = page["NextToken"]
-        return out
+
+    def states(self, names: Sequence[str]) -> list[AlarmState]:
+        """Current states of the named alarms; a name that does not exist is simply absent."""
+        return [
+            AlarmState(name=alarm["AlarmName"], state=alarm["StateValue"], reason=alarm.get("StateReason", ""),
+                       updated_at=iso(alarm["StateUpdatedTimestamp"]))
+            for alarm in self._described(names)
+        ]
+
+    def load_balancers(self, names: Sequence[str]) -> set[str]:
+        """The application load balancers the named alarms watch (the ``LoadBalancer`` dimension
+        of their ``AWS/ApplicationELB`` metrics, metric-math alarms included)."""
+        found: set[str] = set()
+        for alarm in self._described(names):
+            metrics = [alarm] if "MetricName" in alarm else [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", [])
+                                                             if "MetricStat" in q]
+            for metric in metrics:
+                if metric.get("Namespace") == ELB_NAMESPACE:
+                    found.update(d["Value"] for d in metric.get("Dimensions", []) if d["Name"] == "LoadBalancer")
+        return found
+
+    def requests(self, load_balancer: str, start: datetime, end: datetime) -> float:
+        """The load balancer's requests from ``start`` to ``end`` (its per-minute RequestCount
+        summed; a minute without requests has no datapoint)."""
+        query = {"Id": "requests", "MetricStat": {
+            "Metric": {"Namespace": ELB_NAMESPACE, "MetricName": "RequestCount",
+                       "Dimensions": [{"Name": "LoadBalancer", "Value": load_balancer}]},
+            "Period": 60, "Stat": "Sum"}}
+        total, kwargs = 0.0, {"MetricDataQueries": [query], "StartTime": start, "EndTime": end}
+        while True:
+            page = self.api.get_metric_data(**kwargs)
+            total += sum(v for r in page.get("MetricDataResults", []) for v in r.get("Values", []))
+            if not page.get("NextToken"):
+                return total
+            kwargs["NextToken"] = page["NextToken"]
 
     def existing(self, names: Sequence[str]) -> frozenset[str]:
         return frozenset(s.name for s in self.states(names))
