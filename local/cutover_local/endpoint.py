@@ -41,7 +41,7 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
         stack = engine.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
         # steady users where DNS sends them, so that a cutover sees its traffic arrive
         SteadyUsers(engine.clock, lambda: dns_shares(engine.route53.served(zone_id, NAME), engine.health_checks.healthy,
-                                                     rr.HEROKU_ID, rr.AWS_ID), outside=engine.outside).start()
+                                                     rr.HEROKU_ID, rr.AWS_ID)).start()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         try:

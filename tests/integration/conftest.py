@@ -12,17 +12,17 @@ import pytest
 from moto import mock_aws
 
 from cutover import clock, readiness
+from cutover import records as rr
 from cutover.adapters import clients
 from cutover.handler import deps
 from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
-from cutover import records as rr
 from cutover_local.engine import Engine, create_table
 from cutover_local.health_checks import HealthCheckers, dns_shares
-from cutover_local.traffic import SteadyUsers
 from cutover_local.origins import Origins
 from cutover_local.strict_route53 import StrictRoute53
+from cutover_local.traffic import SteadyUsers
 from tests.support import ALARMS, HEROKU, NAME, ZONE, load_handler, template
 
 FUNCTIONS = {
@@ -160,7 +160,7 @@ def engine():
         eng.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
         eng.zone_id = zone_id
         SteadyUsers(eng.clock, lambda: dns_shares(eng.route53.served(zone_id, NAME), eng.health_checks.healthy,
-                                                  rr.HEROKU_ID, rr.AWS_ID), outside=eng.outside).start()
+                                                  rr.HEROKU_ID, rr.AWS_ID)).start()
         yield eng
         assert_calls_allowed_by_iam(eng)
 
