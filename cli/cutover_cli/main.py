@@ -92,15 +92,21 @@ def dry_run(args: argparse.Namespace) -> int:
     from cutover.durations import format_duration
     from cutover.errors import CutoverError, PlanInvalid
     from cutover.plan import check_against_zone, load_plan_text, parse_plan
+    from cutover.dryrun import starting_pairs
     from cutover.records import to_route53
+    from cutover.steps import not_ready, readiness_results
 
     try:
         plan = parse_plan(load_plan_text(Path(args.plan).read_text()))
         route53 = Route53()
         zone_name = route53.zone_name(plan.hosted_zone_id)
         check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
-        result = compute(plan, route53.records_of(plan.hosted_zone_id, plan.names), args.insync)
+        live = route53.records_of(plan.hosted_zone_id, plan.names)
+        result = compute(plan, live, args.insync)
         result["history_events_worst_case"] = history.worst_case(plan)
+        # what users would meet on AWS (and on Heroku, the baseline): the checks the cutover makes first
+        _local_origins(args)
+        checks = readiness_results(plan, starting_pairs(plan, live)[1])
     except PlanInvalid as exc:
         return report_invalid_plan("plan", exc.problems, "nothing would be changed")
     except OSError as exc:
@@ -113,15 +119,22 @@ def dry_run(args: argparse.Namespace) -> int:
         print(f"cutover plan: cannot read the zone or the alarms: {exc} "
               "(check credentials and region, or pass --endpoint-url for a local endpoint)", file=sys.stderr)
         return EXIT_FAILED
+    failed = [c for c in checks if c.origin != "heroku" and not c.ok]
     if args.json:
         print(json.dumps({
             **result,
+            "readiness": {"skipped": plan.readiness.skip} if plan.readiness.skip else [c.to_dict() for c in checks],
+            "ready": not failed,
             "steps": [{"what": s.what, "earliest_at": s.earliest_at, "aws_percent": s.aws_percent,
                        "changes": to_route53(s.changes)} for s in result["steps"]],
             "rollback": to_route53(result["rollback"]),
         }, indent=2))
-        return EXIT_OK
+        return EXIT_INVALID if failed else EXIT_OK
     print(f"{plan.describe()} in zone {zone_name} ({plan.hosted_zone_id}); Route 53 changes assumed INSYNC in {args.insync}s")
+    print("\nreadiness, as users would meet each origin:" if checks else f"\nreadiness: switched off ({plan.readiness.skip})")
+    for check in checks:
+        print(f"    {'ok  ' if check.ok else 'FAIL'} {check.origin:16} {check.name} via {check.target}: "
+              + (check.reason if check.ok else f"{check.failed_at}: {check.reason}"))
     for step in result["steps"]:
         print(f"\n+{format_duration(step.earliest_at)}  {step.what}")
         for change in step.changes:
@@ -140,7 +153,37 @@ def dry_run(args: argparse.Namespace) -> int:
     for change in result["rollback"]:
         r = change["ResourceRecordSet"]
         print(f"    {change['Action']:6} {r['Name']} {r['Type']} [{r['SetIdentifier']}] weight {r['Weight']} TTL {r['TTL']}")
+    if failed:
+        print("\ncutover start would be refused, nothing changed: " + "; ".join(not_ready(c, plan) for c in failed),
+              file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
+
+
+def _local_origins(args: argparse.Namespace) -> None:
+    """Against ``cutover local up``: its outputs name the loopback origins and their test CA, so the
+    readiness checks reach them as the engine's own functions do (real TLS and HTTP)."""
+    path = getattr(args, "outputs", None) or os.environ.get("CUTOVER_OUTPUTS")
+    if not path:
+        return
+    try:
+        origins = json.loads(Path(path).read_text()).get("LocalOrigins")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(origins, dict):
+        return
+    from cutover import readiness
+
+    by_suffix = {suffix: (str(address[0]), int(address[1])) for suffix, address in origins.get("addresses", {}).items()}
+
+    def resolve(host: str, port: int) -> list[tuple[str, int]]:
+        found = [address for suffix, address in by_suffix.items() if host.lower().rstrip(".").endswith(suffix)]
+        if not found:
+            raise OSError(f"[Errno -2] Name or service not known: {host} (not an origin of the local endpoint)")
+        return found[:1]
+
+    readiness.system_resolver = resolve
+    readiness.CA_BUNDLE = origins.get("cafile")
 
 
 def local_up(args: argparse.Namespace) -> int:

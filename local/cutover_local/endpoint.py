@@ -47,7 +47,9 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
         try:
             host, bound = server.get_host_and_port()
             outputs_path, plan_path = workdir / "outputs.json", workdir / "plan.json"
-            outputs_path.write_text(json.dumps(stack.outputs, indent=2))
+            # and where its origins listen, for the readiness checks of ``cutover plan``
+            origins = {"addresses": engine.origins.addresses(), "cafile": engine.origins.cafile}
+            outputs_path.write_text(json.dumps({**stack.outputs, "LocalOrigins": origins}, indent=2))
             plan_path.write_text(json.dumps(dict(DEFAULT_PLAN, hosted_zone_id=zone_id), indent=2))
             _announce(say, f"http://{host}:{bound}", outputs_path, plan_path, stack.outputs, zone_id)
             _until(stop, engine)

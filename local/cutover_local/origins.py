@@ -136,6 +136,13 @@ class Origins:
     def route(self, target: str, origin: str) -> None:
         self.routes[target] = self.aws if origin == "aws" else self.heroku
 
+    def addresses(self) -> dict[str, list[Any]]:
+        """Each target suffix and the address of the origin it reaches (for a process outside
+        the engine, such as ``cutover plan`` against ``cutover local up``)."""
+        out: dict[str, list[Any]] = {s: list(self.heroku.address) for s in HEROKU_SUFFIXES}
+        out.update({s: list(self.aws.address) for s in AWS_SUFFIXES})
+        return out
+
     def origin_for(self, host: str) -> Origin | None:
         host = host.lower().rstrip(".")
         origin = self.routes.get(host)

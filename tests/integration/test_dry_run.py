@@ -13,7 +13,7 @@ from cutover.plan import parse_plan
 from cutover.records import to_route53
 from cutover_cli.main import main
 from cutover_local import seed
-from tests.support import ALARMS, NAME, ZONE, plan
+from tests.support import ALARMS, ALB, NAME, ZONE, plan
 
 
 def write(tmp_path, raw) -> str:
@@ -33,6 +33,19 @@ def test_the_dry_run_lists_every_batch_with_its_earliest_time(world, tmp_path, c
     assert result["worst_case_exposure"] == {"percent_seconds": 100 * (1800 + 240 + 60), "stage": 3}
     assert [c["Action"] for c in result["rollback"]] == ["UPSERT", "UPSERT"]
     assert world.route53.calls.get("ChangeResourceRecordSets", 0) == 0, "a dry run changes nothing"
+
+
+def test_the_dry_run_shows_the_readiness_checks_the_cutover_makes_first(world, tmp_path, capsys):
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id)), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ready"] is True
+    assert [(c["origin"], c["ok"]) for c in result["readiness"]] == [("aws", True), ("heroku", True), ("aws-health-check", True)]
+    world.origins.aws.certificate = "wrong-name"
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id))]) == 2
+    captured = capsys.readouterr()
+    assert f"FAIL aws              {NAME} via {ALB}: certificate: the certificate does not cover {NAME}" in captured.out
+    assert captured.err.startswith("\ncutover start would be refused, nothing changed: readiness of www.shop.example.com")
+    assert world.route53.calls.get("ChangeResourceRecordSets", 0) == 0
 
 
 def test_the_dry_run_prints_a_readable_plan(world, tmp_path, capsys):

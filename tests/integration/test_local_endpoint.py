@@ -67,6 +67,11 @@ def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
     plan = json.loads((workdir / "plan.json").read_text())
     plan["stages"][1]["promote"] = "manual"
     (workdir / "gated.json").write_text(json.dumps(plan))
+    # the dry run reaches the endpoint's own origins for its readiness checks (real TLS on loopback)
+    planned = run(env, CUTOVER, "plan", str(workdir / "gated.json"), "--json")
+    assert planned.returncode == 0, planned.stderr
+    assert [(c["origin"], c["status"]) for c in json.loads(planned.stdout)["readiness"]] == [
+        ("aws", 200), ("heroku", 200), ("aws-health-check", 200)]
 
     started = run(env, AWS, "stepfunctions", "start-execution", "--state-machine-arn", outputs["StateMachineArn"],
                   "--name", "demo-1", "--input", f"file://{workdir / 'gated.json'}")

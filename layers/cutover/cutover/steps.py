@@ -228,6 +228,15 @@ def watched_load_balancer(plan: Plan, deps: Deps) -> str | None:
 def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> list[readiness.Result]:
     """Every name's AWS target checked (and its Heroku target, the baseline); ``NotReady`` naming
     each AWS failure. Nothing when the plan switched readiness off (its reason is recorded)."""
+    results = readiness_results(plan, pairs, heroku)
+    failed = [r for r in results if r.origin != "heroku" and not r.ok]
+    if failed:
+        raise NotReady("; ".join(not_ready(r, plan) for r in failed) + "; nothing was shifted")
+    return results
+
+
+def readiness_results(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> list[readiness.Result]:
+    """The readiness checks of ``check_readiness``, failed or not (``cutover plan`` shows them all)."""
     if plan.readiness.skip:
         return []
     wanted = [(p.name, p.aws_target, "aws") for p in pairs]
@@ -245,17 +254,13 @@ def check_readiness(plan: Plan, pairs: list[rr.Pair], heroku: bool = True) -> li
 
     # side by side, so that the step takes one check's time (at most readiness.timeout), not their sum
     with ThreadPoolExecutor(max_workers=min(READINESS_WORKERS, len(wanted))) as pool:
-        results = list(pool.map(one, wanted))
-    failed = [r for r in results if r.origin != "heroku" and not r.ok]
-    if failed:
-        raise NotReady("; ".join(_not_ready(r, plan) for r in failed) + "; nothing was shifted")
-    return results
+        return list(pool.map(one, wanted))
 
 
 HEALTH_CHECK_ORIGIN = "aws-health-check"
 
 
-def _not_ready(result: readiness.Result, plan: Plan) -> str:
+def not_ready(result: readiness.Result, plan: Plan) -> str:
     if result.origin == HEALTH_CHECK_ORIGIN:
         return (f"the Route 53 health check's request to {result.target} (GET {plan.health_check_path} with Host "
                 f"{result.target}, as its checkers send it) failed at {result.failed_at}: {result.reason}; the load "
