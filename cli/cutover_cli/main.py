@@ -89,10 +89,10 @@ def dry_run(args: argparse.Namespace) -> int:
     from cutover.adapters.cloudwatch import CloudWatch
     from cutover.adapters.route53 import Route53
     from cutover.dryrun import dry_run as compute
+    from cutover.dryrun import starting_pairs
     from cutover.durations import format_duration
     from cutover.errors import CutoverError, PlanInvalid
     from cutover.plan import check_against_zone, load_plan_text, parse_plan
-    from cutover.dryrun import starting_pairs
     from cutover.records import to_route53
     from cutover.steps import not_ready, readiness_results
 
