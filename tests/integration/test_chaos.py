@@ -129,3 +129,14 @@ def test_a_seeded_chaos_run_breaks_no_invariant(seed):
     run = chaos.run(seed)
     assert run["faults"], "every run injects at least one fault"
     assert run["violations"] == [], f"replay: cutover rehearse --chaos {seed}"
+
+
+def test_the_checker_sees_a_health_check_a_rollback_left_behind(monkeypatch):
+    from cutover import steps
+
+    monkeypatch.setattr(steps, "delete_health_checks", lambda *args, **kwargs: None)  # a rollback that forgets it
+    from cutover_local.faults import AlarmFlap
+
+    result = short_run([AlarmFlap(0, 420, 600)])  # an alarm in stage 1 (its shift is at about 360 s)
+    assert result["status"] == "ROLLED_BACK"
+    assert any(v.startswith("health-checks-cleaned: execution") and "is still there" in v for v in result["violations"])
