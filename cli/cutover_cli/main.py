@@ -200,8 +200,9 @@ def local_up(args: argparse.Namespace) -> int:
 def list_scenarios(args: argparse.Namespace) -> int:
     from cutover_local.scenarios import BUILT_IN
 
+    width = max(len(name) for name in BUILT_IN)
     for scenario in BUILT_IN.values():
-        print(f"{scenario.name:16} {scenario.description}")
+        print(f"{scenario.name:{width}}  {scenario.description}")
     return EXIT_OK
 
 
