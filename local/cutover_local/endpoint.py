@@ -9,7 +9,9 @@ alarms; its outputs go to a JSON file for ``cutover --outputs`` (or ``CUTOVER_OU
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -69,7 +71,8 @@ def _announce(say: Callable[[str], None], url: str, outputs: Path, plan: Path, v
 
 def _until(stop: threading.Event, engine: Engine) -> None:
     previous = {}
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
@@ -78,3 +81,18 @@ def _until(stop: threading.Event, engine: Engine) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if main:
+        # the process is asked to end: whatever the shutdown waits for (an execution's thread, a
+        # request in flight), it must not outlive the request by more than SHUTDOWN_SECONDS
+        watchdog = threading.Timer(SHUTDOWN_SECONDS, _exit_now)
+        watchdog.daemon = True
+        watchdog.start()
+
+
+SHUTDOWN_SECONDS = 15.0
+
+
+def _exit_now() -> None:
+    print(f"cutover local up: the shutdown did not finish within {SHUTDOWN_SECONDS:g}s; exiting now", file=sys.stderr,
+          flush=True)
+    os._exit(1)

@@ -92,3 +92,19 @@ def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
 
     listed = run(env, AWS, "stepfunctions", "list-executions", "--state-machine-arn", outputs["StateMachineArn"])
     assert [e["name"] for e in json.loads(listed.stdout)["executions"]] == ["demo-1"]
+
+
+def test_once_asked_to_stop_the_endpoint_cannot_outlive_the_request(monkeypatch):
+    """Whatever its shutdown waits for, ``cutover local up`` exits within SHUTDOWN_SECONDS of a
+    SIGTERM or Ctrl-C: a watchdog is armed as soon as it is asked to stop."""
+    import threading
+
+    from cutover_local import endpoint
+
+    fired = threading.Event()
+    monkeypatch.setattr(endpoint, "SHUTDOWN_SECONDS", 0.05)
+    monkeypatch.setattr(endpoint, "_exit_now", fired.set)
+    stop = threading.Event()
+    stop.set()  # as the signal handler does
+    endpoint._until(stop, engine=None)  # the main thread, as in the CLI
+    assert fired.wait(5), "no watchdog was armed"
