@@ -17,6 +17,7 @@ from cutover.adapters.clients import client
 from cutover.adapters.store import Store
 from cutover.durations import format_duration
 from cutover.plan import parse_plan
+from cutover.steps import describe_error
 
 from . import seed
 from .alarm_eval import AlarmEvaluator
@@ -130,6 +131,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             else:
                 zone_id = seed.zone_with_heroku_record(zone_of(record.name), record.name, heroku, original_ttl)
         engine.origins.aws.certificate = scenario.aws_certificate
+        engine.origins.aws.status, engine.origins.aws.delay = scenario.aws_status, scenario.aws_delay
         raw["hosted_zone_id"] = zone_id
         definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER, TARGET_GROUP)
         engine.route53.calls.clear()
@@ -193,7 +195,9 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         weights = max((_weights_of(listed, name) for name in parsed.names), key=lambda w: _percent(w)["aws"])
         store = Store(engine.stack.table_name) if engine.stack else None
         saved = store.state(described["name"]) if store else None
-        reason = (saved or {}).get("rollback_reason") or described.get("cause")
+        # the failure's message, never the function's stack trace that Step Functions carries with it
+        reason = (saved or {}).get("rollback_reason") or (
+            describe_error({"Error": described.get("error"), "Cause": described["cause"]})[1] if described.get("cause") else None)
         # the alarm the rollback acted on (two alarms can fire in the same minute; the first event
         # to reach the listener acts), else the first to fire
         acted = [e for e in store.ledger(described["name"]) if e["event"] == "rolled_back" and not e.get("repeated")] if store else []
@@ -203,7 +207,8 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             timeline.breach_alarm = None  # an alarm fired, but something else rolled back
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
         result["dns_aws_percent"] = round(100 * ((served() or (0, 1, 0))[2]), 1)
-        result["detection"] = _detection(store.ledger(described["name"]) if store else [], timeline, scenario, engine)
+        result["detection"] = _detection(store.ledger(described["name"]) if store else [], timeline, scenario, engine,
+                                         reason if described.get("error") == "NotReady" else None)
         if inspect:
             result["violations"] = violations
     say(_summary(result))
@@ -368,7 +373,8 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
     }
 
 
-def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scenario, engine: Engine) -> dict[str, Any]:
+def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scenario, engine: Engine,
+               refused: str | None = None) -> dict[str, Any]:
     """What the checks that see what users see found: readiness (AWS and the Heroku baseline),
     each stage's traffic at the load balancer, the Route 53 health check (and, when the scenario
     breaks AWS, how long DNS took to stop answering with it)."""
@@ -380,8 +386,14 @@ def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scena
     unhealthy = next((at for at, healthy in timeline.health if not healthy and (broke is None or at >= broke)), None)
     # each stage's traffic as its evaluation measured it: intended and observed side by side
     traffic = [dict(e["traffic"]) for e in ledger if e["event"] == "evaluated" and e.get("traffic")]
+    if refused:
+        found: Any = {"refused": refused}
+    elif readiness and readiness["event"] == "readiness_skipped":
+        found = {"skipped": readiness.get("reason")}
+    else:
+        found = checks
     return {
-        "readiness": checks if readiness and readiness["event"] == "readiness" else {"skipped": (readiness or {}).get("reason")},
+        "readiness": found,
         "traffic": traffic,
         "health_check": {
             "created": len(engine.health_checks.checks),
@@ -406,7 +418,9 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
     detection = result.get("detection") or {}
     lines = []
     readiness = detection.get("readiness")
-    if isinstance(readiness, dict):
+    if isinstance(readiness, dict) and "refused" in readiness:
+        lines.append(f"readiness: REFUSED, nothing changed: {readiness['refused']}")
+    elif isinstance(readiness, dict):
         lines.append(f"readiness: switched off ({readiness.get('skipped')})")
     elif readiness:
         lines.append("readiness: " + "; ".join(

@@ -47,6 +47,8 @@ class Scenario:
     throttle_route53: int = 0  # answer Throttling to this many attempts before each one that passes
     promote_after: int = 300  # a rehearsal's operator promotes a manual gate after this many seconds
     aws_certificate: str = "valid"  # the AWS origin's certificate: valid, wrong-name or expired
+    aws_status: int = 200  # what the AWS origin answers (its load balancer's default rule)
+    aws_delay: float = 0.0  # seconds before it answers (wall time: a slow origin)
     # every control-plane function down from this many seconds after stage 1's shift, for
     # control_plane_down_for seconds (None: never)
     control_plane_down_after: float | None = None
@@ -205,10 +207,7 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
     if not isinstance(faults, dict) or not all(isinstance(v, int) and v >= 0 for v in faults.values()):
         raise ScenarioInvalid("faults: a mapping of function logical id to a count of failures")
     route53 = data.get("route53") or {}
-    origins = data.get("origins") or {}
-    certificate = (origins.get("aws") or {}).get("certificate", "valid") if isinstance(origins, dict) else None
-    if set(origins) - {"aws"} or certificate not in CERTIFICATES:
-        raise ScenarioInvalid(f"origins: {{aws: {{certificate: {' | '.join(CERTIFICATES)}}}}}")
+    certificate, status, delay = _aws_origin(data.get("origins"))
     return Scenario(
         name=str(data.get("name", default_name)),
         description=str(data.get("description", "")),
@@ -219,7 +218,23 @@ def from_dict(data: Any, default_name: str = "custom") -> Scenario:
         throttle_route53=int(route53.get("throttle", 0)),
         promote_after=_operator_delay(data.get("operator")),
         aws_certificate=certificate,
+        aws_status=status,
+        aws_delay=delay,
     )
+
+
+def _aws_origin(spec: Any) -> tuple[str, int, float]:
+    """The scenario's ``origins: {aws: {certificate, status, delay}}``."""
+    usage = f"origins: {{aws: {{certificate: {' | '.join(CERTIFICATES)}, status: 100-599, delay: 0-10 (seconds)}}}}"
+    spec = spec or {}
+    aws = spec.get("aws") or {} if isinstance(spec, dict) else None
+    if not isinstance(aws, dict) or set(spec) - {"aws"} or set(aws) - {"certificate", "status", "delay"}:
+        raise ScenarioInvalid(usage)
+    certificate, status, delay = aws.get("certificate", "valid"), aws.get("status", 200), aws.get("delay", 0)
+    if (certificate not in CERTIFICATES or isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+            or isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 10):
+        raise ScenarioInvalid(usage)
+    return certificate, status, float(delay)
 
 
 def _operator_delay(spec: Any) -> int:

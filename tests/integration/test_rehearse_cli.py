@@ -140,15 +140,14 @@ def test_errors_on_heroku_do_not_stop_the_cutover(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("content", [{"traffic": [{"origin": "gcp"}]}, {"traffic": [{"origin": "aws", "error_rate": 3}]},
-                                     {"traffic": [{"origin": "aws", "p99": "fast"}]}, {"trafic": []}])
+                                     {"traffic": [{"origin": "aws", "p99": "fast"}]}, {"trafic": []},
+                                     {"origins": {"aws": {"status": 700}}}, {"origins": {"aws": {"delay": -1}}},
+                                     {"origins": {"gcp": {}}}, {"traffic": [{"origin": "aws", "unseen": "yes"}]}])
 def test_a_bad_scenario_file_exits_2(capsys, tmp_path, content):
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(content))
     assert main(["rehearse", "--scenario", str(path)]) == 2
     assert capsys.readouterr().err
-
-
-
 
 
 def test_a_wrong_target_is_rolled_back_at_stage_1_because_traffic_is_not_arriving(capsys):
@@ -158,3 +157,17 @@ def test_a_wrong_target_is_rolled_back_at_stage_1_because_traffic_is_not_arrivin
     (stage,) = result["detection"]["traffic"]
     assert (stage["intended_percent"], stage["requests_per_minute"], stage["ok"]) == (10, 0, False)
     assert all(c["ok"] for c in result["detection"]["readiness"]), "the wrong target passes readiness: it answers"
+
+
+@pytest.mark.parametrize(("origin", "words"), [
+    ({"certificate": "expired"}, "failed at certificate: the certificate has expired"),
+    ({"status": 503}, "failed at http: GET / with Host www.shop.example.com answered 503 (expected 200-399)"),
+])
+def test_a_broken_aws_origin_is_refused_naming_the_check_and_the_name_without_a_stack_trace(capsys, tmp_path, origin,
+                                                                                          words):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({"origins": {"aws": origin}}))
+    code = main(["rehearse", "--scenario", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1 and "readiness: REFUSED, nothing changed: readiness of www.shop.example.com on AWS" in out
+    assert words in out and "Traceback" not in out and "stackTrace" not in out
