@@ -113,3 +113,18 @@ def test_after_success_the_health_check_stays_on_the_aws_record(world):
     health_check_id = state["pairs"][0]["health_check_id"]
     assert aws_record(world)["HealthCheckId"] == health_check_id
     assert not world.health_checks.checks[health_check_id].deleted
+
+
+def test_a_stage_whose_health_check_went_unhealthy_fails_naming_the_check_and_the_name(world):
+    from cutover.errors import HealthCheckUnhealthy
+
+    state = step(world, "LowerTtl", settle(world, start(world)))
+    world.clock.advance(state["wait_seconds"])
+    state = step(world, "Shift", state)
+    world.origins.aws.status = 503  # the load balancer lost its targets: Route 53 drains it by itself
+    world.clock.advance(state["judge_after_seconds"])
+    with pytest.raises(HealthCheckUnhealthy, match=f"stage 1 at AWS 10%: the Route 53 health check of {NAME} "
+                                                   f"\\({ALB}\\) is unhealthy: 0 of 8 checkers report healthy"):
+        world.invoke("EvaluateAlarms", {"cutover": state})
+    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "evaluated"]
+    assert entry["outcome"] == "FAIL" and "health check" in entry["reason"]

@@ -73,6 +73,10 @@ class HealthCheckConflict(CutoverError):
     """Route 53 refused to create the health check (its reference is used by another). Nothing shifted."""
 
 
+class HealthCheckUnhealthy(CutoverError):
+    """The Route 53 health check of an AWS target is unhealthy at a stage's evaluation."""
+
+
 class TrafficNotArriving(CutoverError):
     """After a shift and its TTL, the AWS origin saw far fewer requests than its share."""
 

@@ -34,6 +34,7 @@ from .errors import (
     ChangeNotInSync,
     CutoverError,
     HealthCheckPending,
+    HealthCheckUnhealthy,
     InvalidChangeBatch,
     NotReady,
     PlanInvalid,
@@ -292,17 +293,32 @@ def _record_health_checks(deps: Deps, cutover_id: str, plan: Plan, ids: dict[str
                           failure_threshold=plan.health_check.failure_threshold)
 
 
+def _health_checks_seen(state: dict[str, Any], deps: Deps) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Each name's health check status (and why), and each name's AWS target."""
+    pairs = [p for p in _pairs(state) if p.health_check_id]
+    seen = {p.name: healthcheck.status(deps.route53.health_check_observations(str(p.health_check_id))) for p in pairs}
+    return seen, {p.name: p.aws_target for p in pairs}
+
+
+def unhealthy_reason(state: dict[str, Any], deps: Deps) -> str | None:
+    """Why the stage fails if a name's health check is unhealthy now (Route 53 already answers
+    with Heroku only for it), or None."""
+    seen, targets = _health_checks_seen(state, deps)
+    bad = {n: why for n, (status, why) in seen.items() if status == healthcheck.UNHEALTHY}
+    if not bad:
+        return None
+    return "; ".join(f"the Route 53 health check of {n} ({targets[n]}) is unhealthy: {why}" for n, why in bad.items())
+
+
 def require_healthy(state: dict[str, Any], deps: Deps, actor: str) -> None:
     """Before the first shift: every name's health check must be Healthy. ``HealthCheckPending``
     while no checker has reported (the state machine retries); ``NotReady`` when unhealthy."""
-    pairs = [p for p in _pairs(state) if p.health_check_id]
-    seen = {p.name: healthcheck.status(deps.route53.health_check_observations(str(p.health_check_id))) for p in pairs}
+    seen, targets = _health_checks_seen(state, deps)
     pending = [n for n, (status, _) in seen.items() if status == healthcheck.PENDING]
     if pending:
         raise HealthCheckPending(f"no Route 53 health checker has reported on {', '.join(pending)} yet")
     unhealthy = {n: why for n, (status, why) in seen.items() if status == healthcheck.UNHEALTHY}
     if unhealthy:
-        targets = {p.name: p.aws_target for p in pairs}
         raise NotReady("; ".join(f"the Route 53 health check of {n} ({targets[n]}) is unhealthy: {why}"
                                  for n, why in unhealthy.items()) + "; nothing was shifted")
     if seen and deps.store.claim(state["id"], "healthy:first-shift"):
@@ -468,19 +484,25 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
     ]
     verdict = judge(plan.alarms, deps.cloudwatch.states(plan.alarms), seen, plan.insufficient_data)
     stage = state["stage_index"] + (0 if recheck else 1)
-    # the alarms passed the stage, or wait for data: did users reach the load balancer they watch?
-    # (alarms without data and no requests at all: the data will never come)
-    arrived = measure_traffic(state, plan, deps, stage, until) if verdict.outcome != FAIL and not recheck else None
-    outcome = FAIL if arrived and not arrived.ok else verdict.outcome
+    # the alarms passed the stage, or wait for data: is Route 53's health check of AWS healthy, and
+    # did users reach the load balancer the alarms watch? (alarms without data and no requests at
+    # all: the data will never come)
+    unhealthy = unhealthy_reason(state, deps) if verdict.outcome != FAIL and state.get("aws_percent") else None
+    unhealthy = f"stage {stage} at AWS {state['aws_percent']}%: {unhealthy}" if unhealthy else None
+    measured = verdict.outcome != FAIL and not recheck and not unhealthy
+    arrived = measure_traffic(state, plan, deps, stage, until) if measured else None
+    failed = unhealthy or (arrived.reason if arrived and not arrived.ok else None)
     deps.store.record(
         state["id"], "rechecked" if recheck else "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
-        outcome=outcome, reason=arrived.reason if arrived and not arrived.ok else verdict.reason,
+        outcome=FAIL if failed else verdict.outcome, reason=failed or verdict.reason,
         alarms=list(verdict.evidence), window={"from": iso(since), "to": iso(until)},
         **({"traffic": arrived.to_dict()} if arrived else {}),
     )
     if verdict.outcome == FAIL:
         error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
         raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
+    if unhealthy:
+        raise HealthCheckUnhealthy(unhealthy)
     if arrived and not arrived.ok:
         raise TrafficNotArriving(arrived.reason)
     if arrived and verdict.outcome == PASS:
