@@ -103,8 +103,8 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "weights": weights,
         "waiting_for_promotion": bool(waiting),
         "rollback_reason": state.get("rollback_reason"),
-        # each passed stage's traffic at the load balancer: intended and observed side by side
-        "traffic": list(((state.get("traffic") or {}).get("stages") or {}).values()),
+        # each evaluated stage's traffic at the load balancer: intended and observed side by side
+        "traffic": [e["traffic"] for e in _store(outputs).ledger(name) if e["event"] == "evaluated" and e.get("traffic")],
         "error": described.get("error"),
         "cause": described.get("cause"),
     }

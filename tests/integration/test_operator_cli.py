@@ -43,8 +43,12 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs, "--json")
     status = json.loads(out)
     assert code == 0 and status["waiting_for_promotion"] is True and status["aws_percent"] == 10
+    # stage 1 passed: its intended share beside the requests that arrived at the load balancer
+    (first,) = status["traffic"]
+    assert (first["stage"], first["intended_percent"], first["ok"]) == (1, 10, True) and first["requests_per_minute"] > 0
     code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs)
     assert "waiting for a promotion (cutover promote cli-1)" in out
+    assert f"stage 1: 10% intended: {first['requests_per_minute']:g} requests a minute at the load balancer" in out
 
     code, out, _ = cli(capsys, "promote", "cli-1", "--outputs", outputs)
     assert code == 0 and "promoted cli-1" in out
