@@ -45,12 +45,3 @@ def test_with_no_healthy_target_the_health_check_drains_aws_before_the_alarms_ro
     assert result["status"] == "ROLLED_BACK" and health["seconds_to_dns_heroku_only"] <= FAILURE_SECONDS + 30
     assert health["unhealthy_at"] < timeline.rollback_submitted_at
     assert health["left"] == 0, "the rollback deleted the health check"
-
-
-def test_a_healthy_cutover_reports_readiness_and_keeps_its_health_check_on_aws():
-    result, _ = rehearse(BUILT_IN["healthy"], say=quiet)
-    detection = result["detection"]
-    assert {(c["origin"], c["ok"], c["status"]) for c in detection["readiness"]} == {
-        ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)}
-    assert detection["health_check"]["created"] == detection["health_check"]["left"] == 1
-    assert detection["health_check"]["unhealthy_at"] is None

@@ -86,6 +86,13 @@ def test_each_built_in_scenario_ends_as_expected_and_the_same_seed_gives_the_sam
         assert result["final_weights"] == ({"heroku": 0, "aws": 100} if status == "SUCCEEDED" else {"heroku": 100, "aws": 0})
     calls = result["counters"]["route53_calls"]
     if scenario == "healthy":
+        # what users would see: readiness, each stage's traffic, the health check kept on AWS
+        detection = result["detection"]
+        assert {(c["origin"], c["ok"], c["status"]) for c in detection["readiness"]} == {
+            ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)}
+        assert [(t["intended_percent"], t["ok"]) for t in detection["traffic"]] == [(10, True), (50, True), (100, True)]
+        assert detection["health_check"]["created"] == detection["health_check"]["left"] == 1
+        assert detection["health_check"]["unhealthy_at"] is None
         assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800
         assert calls["ChangeResourceRecordSets"] == 6  # convert, ttl, 3 shifts, restore
         assert result["counters"]["lambda_invocations"] > 0 and result["counters"]["state_transitions"] > 0
