@@ -40,7 +40,7 @@ $(AWSCLI_VENV)/.installed:
 	touch $@
 
 test: $(STAMP) $(AWSCLI_VENV)/.installed
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -87,3 +87,15 @@ def verify() -> None:
                 problems.append(f"{module}.{path} takes {found}, expected {params}")
     if problems:
         raise PatchPointMoved("; ".join(problems))
+
+
+_VERIFIED = False
+
+
+def verify_once() -> None:
+    """``verify`` the first time an engine starts in this process (the installed moto does not
+    change while it runs); a failure is raised again each time."""
+    global _VERIFIED
+    if not _VERIFIED:
+        verify()
+        _VERIFIED = True

@@ -200,14 +200,15 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             describe_error({"Error": described.get("error"), "Cause": described["cause"]})[1] if described.get("cause") else None)
         # the alarm the rollback acted on (two alarms can fire in the same minute; the first event
         # to reach the listener acts), else the first to fire
-        acted = [e for e in store.ledger(described["name"]) if e["event"] == "rolled_back" and not e.get("repeated")] if store else []
+        ledger = store.ledger(described["name"]) if store else []
+        acted = [e for e in ledger if e["event"] == "rolled_back" and not e.get("repeated")]
         if acted and acted[0].get("alarm"):
             timeline.breach_alarm = acted[0]["alarm"]
         elif acted and not str(reason or "").startswith("AlarmBreached"):
             timeline.breach_alarm = None  # an alarm fired, but something else rolled back
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
         result["dns_aws_percent"] = round(100 * ((served() or (0, 1, 0))[2]), 1)
-        result["detection"] = _detection(store.ledger(described["name"]) if store else [], timeline, scenario, engine,
+        result["detection"] = _detection(ledger, timeline, scenario, engine,
                                          reason if described.get("error") == "NotReady" else None)
         if inspect:
             result["violations"] = violations

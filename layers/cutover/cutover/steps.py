@@ -479,8 +479,8 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
     seen = deps.cloudwatch.transitions_since(plan.alarms, since, until)
     seen += [
         Transition(e["alarm"], e["state"], e["changed_at"], e.get("alarm_reason", ""))
-        for e in deps.store.ledger(state["id"])
-        if e["event"] == "alarm_state" and since <= parse_iso(e["changed_at"]) <= until
+        for e in deps.store.ledger(state["id"], event="alarm_state")
+        if since <= parse_iso(e["changed_at"]) <= until
     ]
     verdict = judge(plan.alarms, deps.cloudwatch.states(plan.alarms), seen, plan.insufficient_data)
     stage = state["stage_index"] + (0 if recheck else 1)

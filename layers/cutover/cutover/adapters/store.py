@@ -296,7 +296,8 @@ class Store(Adapter):
             self._raise(exc)
         return entry
 
-    def ledger(self, cutover_id: str) -> list[dict[str, Any]]:
+    def ledger(self, cutover_id: str, event: str | None = None) -> list[dict[str, Any]]:
+        """The cutover's ledger in order (``event``: only the entries of that kind)."""
         entries: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -304,6 +305,9 @@ class Store(Adapter):
             "ExpressionAttributeValues": {":pk": {"S": f"CUTOVER#{cutover_id}"}, ":ev": {"S": "EVENT#"}},
             "ConsistentRead": True,
         }
+        if event:
+            kwargs.update(FilterExpression="#event = :event", ExpressionAttributeNames={"#event": "event"})
+            kwargs["ExpressionAttributeValues"][":event"] = {"S": event}
         while True:
             page = self.api.query(**kwargs)
             for item in page.get("Items", []):
