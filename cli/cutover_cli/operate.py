@@ -59,7 +59,8 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(answer["Payload"].read() or b"{}")
     if answer.get("FunctionError"):
         kind = result.get("errorType", "Error")
-        code = EXIT_INVALID if kind in ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive") else EXIT_FAILED
+        refused = ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive", "StaleRecords")
+        code = EXIT_INVALID if kind in refused else EXIT_FAILED
         raise OperatorError(f"{kind}: {result.get('errorMessage', result)}", code)
     return result
 
@@ -230,6 +231,28 @@ def abort(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def commit(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise OperatorError(f"cutover commit makes AWS the only answer for {args.name}'s names and deletes the "
+                                "health check (no way back to Heroku but a new cutover): add --yes", EXIT_INVALID)
+        answer = input(f"commit {args.name}: replace the weighted pair by a simple CNAME to AWS and delete the health "
+                       "check? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not committed, nothing changed")
+            return EXIT_INVALID
+    result = _invoke(outputs["CommitFunctionName"], {"cutover_id": args.name, "actor": _actor()})
+    if args.json:
+        print(json.dumps(result))
+    elif result["already"]:
+        print(f"{args.name} was already committed")
+    else:
+        print(f"committed {args.name}: each name is a simple CNAME to its AWS target at its original TTL; the health "
+              "check is deleted; Heroku can be scaled down once the answers cached before have expired")
+    return EXIT_OK
+
+
 def history(args: argparse.Namespace) -> int:
     entries = _store(_outputs(args)).ledger(args.name)
     if not entries:
@@ -263,6 +286,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("name")
     c.add_argument("--reason", required=True, help="why: it goes into the ledger and the notification")
     c.set_defaults(func=abort)
+    c = commands.add_parser("commit", parents=[common],
+                            help="make a cutover that succeeded permanent: a simple CNAME to AWS, its health check deleted")
+    c.add_argument("name")
+    c.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
+    c.set_defaults(func=commit)
     c = commands.add_parser("history", parents=[common], help="the ledger: every decision, who made it, and its evidence")
     c.add_argument("name")
     c.set_defaults(func=history)

@@ -128,3 +128,68 @@ def test_a_stage_whose_health_check_went_unhealthy_fails_naming_the_check_and_th
         world.invoke("EvaluateAlarms", {"cutover": state})
     (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "evaluated"]
     assert entry["outcome"] == "FAIL" and "health check" in entry["reason"]
+
+
+def succeeded(world):
+    state = step(world, "RestoreTtl", to_stage(world, 3))
+    world.invoke("Finalize", {"cutover": state})
+    return state
+
+
+def commit(world, name="exec-1"):
+    from cutover.handler import deps
+    from cutover.operations import commit as do_commit
+
+    return do_commit(name, "carol", deps())
+
+
+def test_commit_replaces_the_pair_by_a_simple_cname_to_aws_and_deletes_the_health_check(world):
+    state = succeeded(world)
+    health_check_id = state["pairs"][0]["health_check_id"]
+    result = commit(world)
+    assert result["committed"] and not result["already"] and len(result["change_ids"]) == 1
+    (record,) = world.records()
+    assert record == {"Name": f"{NAME}.", "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": ALB}]}
+    assert world.health_checks.checks[health_check_id].deleted
+    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "committed"]
+    assert entry["actor"] == "carol" and entry["targets"] == {NAME: ALB}
+    (note,) = [n for n in world.notifications() if n["event"] == "committed"]
+    assert "scale it down" in note["advice"]
+    # again: nothing more happens
+    assert commit(world)["already"] is True and len(world.records()) == 1
+
+
+def test_commit_is_refused_before_success_and_abort_is_refused_after_commit(world):
+    from cutover.errors import CutoverNotLive
+
+    state = to_stage(world, 1)
+    with pytest.raises(CutoverNotLive, match="is RUNNING, not SUCCEEDED"):
+        commit(world)
+    assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
+    world.invoke("Rollback", {"cutover": state, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
+    with pytest.raises(CutoverNotLive, match="is ROLLED_BACK"):
+        commit(world)
+
+
+def test_a_committed_cutover_cannot_be_aborted(world):
+    from cutover.errors import CutoverNotLive
+    from cutover.handler import deps
+    from cutover.operations import abort
+
+    succeeded(world)
+    commit(world)
+    with pytest.raises(CutoverNotLive, match="it was committed"):
+        abort("exec-1", "changed my mind", "dave", deps())
+    assert len(world.records()) == 1 and world.records()[0]["ResourceRecords"] == [{"Value": ALB}]
+
+
+def test_commit_refuses_records_edited_since_the_cutover_and_changes_nothing(world):
+    from cutover.errors import StaleRecords
+
+    state = succeeded(world)
+    live = rr.Pair.from_dict(state["pairs"][0])
+    world.edit_out_of_band(rr.to_route53(rr.swap_changes([live], [live.with_weights(1, 255)])))
+    before = world.records()
+    with pytest.raises(StaleRecords, match="no longer what the cutover left"):
+        commit(world)
+    assert world.records() == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 import yaml
 
@@ -62,6 +63,17 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     assert [e["event"] for e in entries][-1] == "succeeded"
     code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
     assert [r["name"] for r in json.loads(out)] == ["cli-1"]
+
+    # commit: asked for, then done (a simple CNAME to AWS, the health check deleted)
+    code, _, err = cli(capsys, "commit", "cli-1", "--outputs", outputs)
+    assert code == 2 and "add --yes" in err, "not at a terminal: commit needs --yes"
+    code, out, _ = cli(capsys, "commit", "cli-1", "--yes", "--outputs", outputs)
+    assert code == 0 and out.startswith("committed cli-1: each name is a simple CNAME to its AWS target")
+    listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    assert [r.get("SetIdentifier") for r in listed if r["Name"] == "www.shop.example.com."] == [None]
+    assert all(c.deleted for c in engine.health_checks.checks.values())
+    code, _, err = cli(capsys, "abort", "cli-1", "--reason", "too late", "--outputs", outputs)
+    assert code == 2 and "it was committed" in err
 
 
 def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_path, capsys):

@@ -182,3 +182,18 @@ def test_apply_leaves_other_names_alone():
 def test_weights_for_refuses_shares_outside_0_to_100():
     with pytest.raises(ValueError):
         rr.weights_for(101)
+
+
+def test_commit_replaces_the_pair_by_one_simple_cname_to_aws_in_one_batch_route53_accepts():
+    pair = rr.Pair("www.shop.example.com", "tranquil-reef-1234.herokudns.com", "shop-alb.us-east-1.elb.amazonaws.com",
+                   60, 0, 100, "hc-1")
+    changes = rr.commit_changes(pair, 3600)
+    assert [c["Action"] for c in changes] == ["DELETE", "DELETE", "CREATE"]
+    assert changes[1]["ResourceRecordSet"]["HealthCheckId"] == "hc-1", "a DELETE repeats the health check"
+    rr.check_changes(changes, "shop.example.com")
+    after = rr.apply_changes(pair.records(), changes, "shop.example.com", as_route53=True)
+    assert after == [rr.simple_record("www.shop.example.com", "shop-alb.us-east-1.elb.amazonaws.com", 3600)]
+    # against the pair without its health check id (a stale view), Route 53 refuses the whole batch
+    with pytest.raises(rr.InvalidChangeBatch):
+        rr.apply_changes([r for r in pair.records()], rr.commit_changes(pair.with_health_check(None), 3600),
+                         "shop.example.com", as_route53=True)

@@ -130,6 +130,17 @@ def ttl_changes(expected: Sequence[Pair], ttl_by_name: dict[str, int]) -> tuple[
     return swap_changes(expected, new), new
 
 
+def simple_record(name: str, target: str, ttl: int) -> Record:
+    return {"Name": bare(name), "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": bare(target)}]}
+
+
+def commit_changes(pair: Pair, ttl: int) -> list[Change]:
+    """Make AWS the name's only answer, in one atomic batch: DELETE the weighted pair exactly as
+    last written (its health check id too) and CREATE a simple CNAME to the AWS target at ``ttl``
+    (a simple record cannot sit beside weighted ones: both go in the same batch)."""
+    return [_change("DELETE", r) for r in pair.records()] + [_change("CREATE", simple_record(pair.name, pair.aws_target, ttl))]
+
+
 def rolled_back(pair: Pair, ttl: int) -> Pair:
     """The pair a rollback writes: Heroku 255 / AWS 0 at ``ttl``, the health check detached (it
     is deleted after; at AWS 0 beside a Heroku record without one it would not matter anyway)."""
