@@ -70,6 +70,7 @@ class Result:
     status: int | None = None
     seconds: float | None = None
     cert_days_left: float | None = None
+    timed_out: bool = False  # no connection, or no answer, within the timeout
 
     @property
     def ok(self) -> bool:
@@ -201,7 +202,8 @@ def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver | N
     try:
         raw = socket.create_connection(address, timeout=left())
     except TimeoutError:
-        return result("connect", f"no TCP connection to {target} ({where}) within {spec.timeout:g}s", address=where)
+        return result("connect", f"no TCP connection to {target} ({where}) within {spec.timeout:g}s", address=where,
+                      timed_out=True)
     except OSError as exc:
         return result("connect", f"{target} ({where}) refused or unreachable: {exc.strerror or exc}", address=where)
     context = ssl.create_default_context(cafile=cafile)
@@ -225,7 +227,7 @@ def check(name: str, target: str, origin: str, spec: Spec, resolve: Resolver | N
         step, reason = tls_failure(exc, name)
         return result(step, reason, address=where)
     except TimeoutError:
-        return result("http", f"no answer from {target} within {spec.timeout:g}s", address=where)
+        return result("http", f"no answer from {target} within {spec.timeout:g}s", address=where, timed_out=True)
     except (OSError, http.client.HTTPException) as exc:
         return result("http", f"{target} broke the connection: {exc}", address=where)
     finally:
