@@ -24,6 +24,7 @@ from cutover.errors import CutoverError
 from .engine import ACCOUNT, REGION, CallSite, Killed
 from .eventbridge import alarm_state_change
 from .harsh import outage, throttling
+from .traffic import Effect
 
 if TYPE_CHECKING:
     from .rehearsal import World
@@ -95,6 +96,31 @@ class ControlPlaneDown:
         assert world.engine.stack is not None
         for function in world.engine.stack.functions.values():
             world.engine.faults[function.logical_id] = fault
+
+
+@dataclass(frozen=True)
+class AwsBreaks:
+    """The AWS load balancer loses its healthy targets at ``at`` for ``duration`` seconds: it
+    answers 503 itself, and Route 53's health checkers see it (users, alarms and DNS all react)."""
+
+    at: float
+    duration: float
+    kind: str = "aws-breaks"
+
+    def install(self, world: World) -> None:
+        world.effects.append(Effect("aws", None, self.at, self.duration, unhealthy=True))
+
+
+@dataclass(frozen=True)
+class AwsUnseen:
+    """From ``at`` on, the users DNS sends to AWS reach another load balancer than the one the
+    alarms watch (a target changed by hand, resolvers): no metric of the watched one moves."""
+
+    at: float
+    kind: str = "aws-unseen"
+
+    def install(self, world: World) -> None:
+        world.effects.append(Effect("aws", None, self.at, unseen=True))
 
 
 @dataclass(frozen=True)
@@ -462,6 +488,8 @@ def draw(rng: random.Random, horizon: float) -> list[Any]:
         lambda: OperatorAction(horizon + rng.uniform(0, 600), "abort"),  # after the end: too late
         lambda: AbortOld(when()),
         lambda: SecondCutover(when()),
+        lambda: AwsBreaks(when(), rng.choice((60.0, 300.0, 1800.0, 4 * 3600.0))),
+        lambda: AwsUnseen(when()),
     ]
     return [rng.choice(makers)() for _ in range(rng.randint(1, 4))]
 

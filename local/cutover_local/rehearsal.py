@@ -74,6 +74,7 @@ class World:
     ended_at: float | None = None
     outages_end: float = 0.0  # virtual seconds at which the last injected outage ends
     stage_started: dict[int, float] = field(default_factory=dict)  # stage -> virtual second of its shift
+    effects: list[Any] = field(default_factory=list)  # the simulated origins' behaviour (``traffic.Effect``)
     raced: list[str] = field(default_factory=list)  # cutovers started while this one held the names
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -166,13 +167,14 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
                      + ("healthy again" if healthy else "UNHEALTHY: Route 53 stops answering with the AWS target"))
 
         engine.health_checks.on_change.append(health_changed)
-        simulator = TrafficSimulator(engine.clock, served, list(scenario.traffic), timeline.stage_started,
+        effects = list(scenario.traffic)  # faults may add to them (``World.effects``)
+        simulator = TrafficSimulator(engine.clock, served, effects, timeline.stage_started,
                                      seed_value, on_minute=[evaluator.ended], aws_origin=engine.origins.aws)
         simulator.start()
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         cutover_id = f"rehearsal-{scenario.name}"
         world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine),
-                      stage_started=timeline.stage_started)
+                      stage_started=timeline.stage_started, effects=effects)
         for fault in [*scenario.catalogue_faults(), *faults]:
             fault.install(world)
         say(f"rehearsing {scenario.name}: {parsed.describe()} (seed {seed_value}; Route 53 changes INSYNC after {scenario.insync_after}s)")
@@ -208,7 +210,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             timeline.breach_alarm = None  # an alarm fired, but something else rolled back
         result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
         result["dns_aws_percent"] = round(100 * ((served() or (0, 1, 0))[2]), 1)
-        result["detection"] = _detection(ledger, timeline, scenario, engine,
+        result["detection"] = _detection(ledger, timeline, effects, engine,
                                          reason if described.get("error") == "NotReady" else None)
         if inspect:
             result["violations"] = violations
@@ -374,7 +376,7 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
     }
 
 
-def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scenario, engine: Engine,
+def _detection(ledger: list[dict[str, Any]], timeline: Timeline, effects: list[Any], engine: Engine,
                refused: str | None = None) -> dict[str, Any]:
     """What the checks that see what users see found: readiness (AWS and the Heroku baseline),
     each stage's traffic at the load balancer, the Route 53 health check (and, when the scenario
@@ -383,7 +385,7 @@ def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scena
     # (not the seconds each took: wall time on loopback, which says nothing and differs run to run)
     checks = [{k: c.get(k) for k in ("name", "origin", "ok", "status", "cert_days_left", "reason")}
               for c in (readiness or {}).get("checks", [])]
-    broke = _aws_broke_at(scenario, timeline)
+    broke = _aws_broke_at(effects, timeline)
     unhealthy = next((at for at, healthy in timeline.health if not healthy and (broke is None or at >= broke)), None)
     # each stage's traffic as its evaluation measured it: intended and observed side by side
     traffic = [dict(e["traffic"]) for e in ledger if e["event"] == "evaluated" and e.get("traffic")]
@@ -406,10 +408,10 @@ def _detection(ledger: list[dict[str, Any]], timeline: Timeline, scenario: Scena
     }
 
 
-def _aws_broke_at(scenario: Scenario, timeline: Timeline) -> float | None:
-    """When the scenario leaves the AWS load balancer without a healthy target (None: never)."""
+def _aws_broke_at(effects: list[Any], timeline: Timeline) -> float | None:
+    """When the scenario (or a fault) leaves the AWS load balancer without a healthy target (None: never)."""
     times = [timeline.stage_started.get(e.stage, -1.0) + e.after if e.stage is not None else e.after
-             for e in scenario.traffic if e.origin == "aws" and e.unhealthy]
+             for e in effects if e.origin == "aws" and e.unhealthy]
     times = [t for t in times if t >= 0]
     return min(times) if times else None
 
