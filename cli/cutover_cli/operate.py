@@ -106,9 +106,30 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "rollback_reason": state.get("rollback_reason"),
         # each evaluated stage's traffic at the load balancer: intended and observed side by side
         "traffic": [e["traffic"] for e in _store(outputs).ledger(name) if e["event"] == "evaluated" and e.get("traffic")],
+        "health_checks": _health_checks(state),
         "error": described.get("error"),
         "cause": described.get("cause"),
     }
+
+
+def _health_checks(state: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What Route 53's checkers say now of each name's health check on the AWS record."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cutover import healthcheck
+    from cutover.adapters.route53 import Route53
+    from cutover.errors import CutoverError
+
+    out = {}
+    for pair in state.get("pairs", []):
+        if not pair.get("health_check_id"):
+            continue
+        try:
+            status, why = healthcheck.status(Route53().health_check_observations(pair["health_check_id"]))
+        except (ClientError, BotoCoreError, CutoverError) as exc:
+            status, why = "unknown", f"cannot read it: {exc}"
+        out[pair["name"]] = {"id": pair["health_check_id"], "status": status, "why": why}
+    return out
 
 
 def _print_summary(s: dict[str, Any]) -> None:
@@ -120,6 +141,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     print(line)
     for name, w in s["weights"].items():
         print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
+    for name, check in s.get("health_checks", {}).items():
+        print(f"  {name}: Route 53 health check {check['id']} {check['status']} ({check['why']})")
     for t in s.get("traffic", []):
         growth = f", x{t['observed_growth']:g} of x{t['expected_growth']:g}" if "observed_growth" in t else ""
         share = f", {t['observed_percent']:g}% observed" if "observed_percent" in t else ""

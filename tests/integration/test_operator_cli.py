@@ -50,6 +50,9 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs)
     assert "waiting for a promotion (cutover promote cli-1)" in out
     assert f"stage 1: 10% intended: {first['requests_per_minute']:g} requests a minute at the load balancer" in out
+    (check,) = status["health_checks"].values()
+    assert check["status"] == "healthy" and check["why"] == "8 of 8 checkers report healthy"
+    assert f"Route 53 health check {check['id']} healthy (8 of 8 checkers report healthy)" in out
 
     code, out, _ = cli(capsys, "promote", "cli-1", "--outputs", outputs)
     assert code == 0 and "promoted cli-1" in out
