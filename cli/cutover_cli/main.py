@@ -94,13 +94,14 @@ def dry_run(args: argparse.Namespace) -> int:
     from cutover.errors import CutoverError, PlanInvalid
     from cutover.plan import check_against_zone, load_plan_text, parse_plan
     from cutover.records import to_route53
-    from cutover.steps import not_ready, readiness_results
+    from cutover.steps import not_ready, readiness_results, watched_load_balancer
 
     try:
         plan = parse_plan(load_plan_text(Path(args.plan).read_text()))
         route53 = Route53()
         zone_name = route53.zone_name(plan.hosted_zone_id)
         check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
+        load_balancer = watched_load_balancer(plan, CloudWatch())  # where the traffic check counts requests
         live = route53.records_of(plan.hosted_zone_id, plan.names)
         result = compute(plan, live, args.insync)
         result["history_events_worst_case"] = history.worst_case(plan)
@@ -124,6 +125,7 @@ def dry_run(args: argparse.Namespace) -> int:
         print(json.dumps({
             **result,
             "readiness": {"skipped": plan.readiness.skip} if plan.readiness.skip else [c.to_dict() for c in checks],
+            "traffic_load_balancer": load_balancer,
             "ready": not failed,
             "steps": [{"what": s.what, "earliest_at": s.earliest_at, "aws_percent": s.aws_percent,
                        "changes": to_route53(s.changes)} for s in result["steps"]],
@@ -131,6 +133,8 @@ def dry_run(args: argparse.Namespace) -> int:
         }, indent=2))
         return EXIT_INVALID if failed else EXIT_OK
     print(f"{plan.describe()} in zone {zone_name} ({plan.hosted_zone_id}); Route 53 changes assumed INSYNC in {args.insync}s")
+    print(f"\ntraffic check: each stage's requests counted at {load_balancer}" if load_balancer
+          else f"\ntraffic check: switched off ({plan.traffic.skip})")
     print("\nreadiness, as users would meet each origin:" if checks else f"\nreadiness: switched off ({plan.readiness.skip})")
     for check in checks:
         print(f"    {'ok  ' if check.ok else 'FAIL'} {check.origin:16} {check.name} via {check.target}: "

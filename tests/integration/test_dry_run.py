@@ -13,6 +13,7 @@ from cutover.plan import parse_plan
 from cutover.records import to_route53
 from cutover_cli.main import main
 from cutover_local import seed
+from cutover_local.traffic import LOAD_BALANCER
 from tests.support import ALARMS, ALB, NAME, ZONE, plan
 
 
@@ -38,7 +39,7 @@ def test_the_dry_run_lists_every_batch_with_its_earliest_time(world, tmp_path, c
 def test_the_dry_run_shows_the_readiness_checks_the_cutover_makes_first(world, tmp_path, capsys):
     assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id)), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["ready"] is True
+    assert result["ready"] is True and result["traffic_load_balancer"] == LOAD_BALANCER
     assert [(c["origin"], c["ok"]) for c in result["readiness"]] == [("aws", True), ("heroku", True), ("aws-health-check", True)]
     world.origins.aws.certificate = "wrong-name"
     assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id))]) == 2
@@ -79,3 +80,11 @@ def test_the_dry_run_of_the_example_plan_matches_the_batches_the_state_machine_s
     expected = json.loads(json.dumps(expected).replace(json.dumps(HEALTH_CHECK_MADE_AT_START), json.dumps(made)))
     assert sent == expected
     assert boto3.client("route53").get_hosted_zone(Id=engine.zone_id)["HostedZone"]["Name"] == ZONE + "."
+
+
+def test_the_dry_run_refuses_a_plan_whose_alarms_watch_no_load_balancer_as_start_would(world, tmp_path, capsys):
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="no-dimensions", Namespace="Custom", MetricName="Errors", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id, alarms=["no-dimensions"]))]) == 2
+    assert "traffic.load_balancer: none of the plan's alarms watches an application load balancer" in capsys.readouterr().err

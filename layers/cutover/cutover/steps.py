@@ -136,7 +136,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     zone_name = deps.route53.zone_name(plan.hosted_zone_id)
     alarm_states = deps.cloudwatch.states(plan.alarms)
     check_against_zone(plan, zone_name, deps.settings.allowed_names, frozenset(a.name for a in alarm_states))
-    traffic = watched_load_balancer(plan, deps)
+    traffic = watched_load_balancer(plan, deps.cloudwatch)
     breached = sorted(a.name for a in alarm_states if a.state == "ALARM")
     if breached:  # the guard rails already say no: not even 10% moves (nothing is changed)
         raise AlarmBreached(f"{', '.join(breached)} in ALARM before the cutover started: nothing was changed; "
@@ -210,14 +210,14 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
     return state
 
 
-def watched_load_balancer(plan: Plan, deps: Deps) -> str | None:
+def watched_load_balancer(plan: Plan, cloudwatch: CloudWatch) -> str | None:
     """The load balancer whose requests the traffic check counts: the plan's, else the one its
     alarms watch. ``PlanInvalid`` when there is none or more than one; None when switched off."""
     if plan.traffic.skip:
         return None
     if plan.traffic.load_balancer:
         return plan.traffic.load_balancer
-    found = sorted(deps.cloudwatch.load_balancers(plan.alarms))
+    found = sorted(cloudwatch.load_balancers(plan.alarms))
     if len(found) == 1:
         return found[0]
     why = (f"the plan's alarms watch {len(found)} load balancers ({', '.join(found)})" if found
