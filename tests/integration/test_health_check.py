@@ -193,3 +193,19 @@ def test_commit_refuses_records_edited_since_the_cutover_and_changes_nothing(wor
     with pytest.raises(StaleRecords, match="no longer what the cutover left"):
         commit(world)
     assert world.records() == before
+
+
+def test_a_health_check_reference_taken_by_other_settings_is_refused_clearly_with_the_lock_released(world):
+    import boto3
+
+    from cutover import healthcheck
+    from cutover.errors import HealthCheckConflict
+
+    # someone (an earlier run under the same execution name) made a check with this reference
+    boto3.client("route53").create_health_check(
+        CallerReference=healthcheck.caller_reference("exec-1", NAME),
+        HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "other.example.com", "Port": 443,
+                           "ResourcePath": "/", "RequestInterval": 30, "FailureThreshold": 3, "EnableSNI": True})
+    with pytest.raises(HealthCheckConflict, match="start the cutover under a new execution name"):
+        start(world)
+    assert world.lock_holder() is None and world.weights() == {}, "nothing changed, the lock released"
