@@ -31,6 +31,7 @@ BASE_PLAN: dict[str, Any] = {
     "stages": [{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m"}, {"weight": 100, "bake": "30m"}],
     "alarms": list(ALARMS),
     "insufficient_data": "wait",
+    "watch": 0,  # committed as soon as it succeeds (the watch has its own tests)
 }
 
 

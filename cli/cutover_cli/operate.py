@@ -102,7 +102,10 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "stages": state.get("stage_count"),
         "aws_percent": state.get("aws_percent"),
         "weights": weights,
-        "waiting_for_promotion": bool(waiting),
+        "waiting_for_promotion": bool(waiting) and waiting.get("kind") != "watch",
+        # at 100%, watched until then committed (cutover commit ends the watch now)
+        "watched_until": next((e["until"] for e in _store(outputs).ledger(name, event="watching")), None)
+        if waiting and waiting.get("kind") == "watch" else None,
         "rollback_reason": state.get("rollback_reason"),
         # each evaluated stage's traffic at the load balancer: intended and observed side by side
         "traffic": [e["traffic"] for e in _store(outputs).ledger(name) if e["event"] == "evaluated" and e.get("traffic")],
@@ -138,6 +141,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         line += f", cutover {s['cutover']}, stage {s['stage']} of {s['stages']}, AWS {s['aws_percent']}%"
     if s["waiting_for_promotion"]:
         line += f" - waiting for a promotion (cutover promote {s['name']})"
+    if s.get("watched_until"):
+        line += f" - watched at 100% until {s['watched_until']}, then committed (cutover commit {s['name']} now)"
     print(line)
     for name, w in s["weights"].items():
         print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
@@ -258,10 +263,10 @@ def commit(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     if not args.yes:
         if not sys.stdin.isatty():
-            raise OperatorError(f"cutover commit makes AWS the only answer for {args.name}'s names and deletes the "
-                                "health check (no way back to Heroku but a new cutover): add --yes", EXIT_INVALID)
-        answer = input(f"commit {args.name}: replace the weighted pair by a simple CNAME to AWS and delete the health "
-                       "check? [y/N] ")
+            raise OperatorError(f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
+                                "(no way back to Heroku but a new cutover): add --yes", EXIT_INVALID)
+        answer = input(f"commit {args.name}: end the watch, replace the weighted pair by a simple CNAME to AWS and delete "
+                       "the health check? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("not committed, nothing changed")
             return EXIT_INVALID
@@ -271,8 +276,8 @@ def commit(args: argparse.Namespace) -> int:
     elif result["already"]:
         print(f"{args.name} was already committed")
     else:
-        print(f"committed {args.name}: each name is a simple CNAME to its AWS target at its original TTL; the health "
-              "check is deleted; Heroku can be scaled down once the answers cached before have expired")
+        print(f"committing {args.name}: its watch ended; the execution replaces each weighted pair by a simple CNAME "
+              f"to AWS and deletes the health check (cutover status {args.name} shows when it is done)")
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from .scenarios import DEFAULT_PLAN, Scenario
 from .traffic import Effect
 
 CHAOS_ORIGINAL_TTL = 300  # short plans: the old TTL to wait out is 5 minutes
+CHAOS_WATCH = 300  # and 5 minutes watched at 100% before the commit
 
 
 def scenario_for(seed: int) -> tuple[Scenario, list[Any]]:
@@ -35,7 +36,8 @@ def scenario_for(seed: int) -> tuple[Scenario, list[Any]]:
     traffic: tuple[Effect, ...] = ()
     if rng.random() < 0.25:
         traffic = (Effect("aws", stage=rng.randint(1, 3), after=rng.choice((0, 60, 120)), error_rate=0.1),)
-    horizon = CHAOS_ORIGINAL_TTL + 60 + sum(int(b[:-1]) * 60 + DEFAULT_METRIC_DELAY for b in bakes) + 120
+    plan["watch"] = f"{CHAOS_WATCH}s"  # short: faults land during the watch and its commit too
+    horizon = CHAOS_ORIGINAL_TTL + 60 + sum(int(b[:-1]) * 60 + DEFAULT_METRIC_DELAY for b in bakes) + 120 + CHAOS_WATCH
     faults = catalogue.draw(rng, horizon)
     description = ", ".join(_describe(f) for f in faults)
     return Scenario(f"chaos-{seed}", description, plan=plan, traffic=traffic, insync_after=rng.choice((10, 25, 40)),

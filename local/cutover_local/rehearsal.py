@@ -231,7 +231,10 @@ class _Operator:
         self.pending: float | None = None
 
     def heard(self, inv: Invocation) -> None:
-        if inv.function == "HoldForPromotionFunction" and not inv.error:
+        if inv.function == "HoldForPromotionFunction" and not inv.error and inv.result and "watch_until" in inv.result:
+            self.note(inv.virtual_at, f"at AWS 100%, watched until {inv.result['watch_until']}: alarms, listener and "
+                                      "health check armed; then committed")
+        elif inv.function == "HoldForPromotionFunction" and not inv.error:
             self.pending = inv.virtual_at
             self.note(inv.virtual_at, f"stage {inv.result['stage'] if inv.result else '?'} waits for an operator's promotion")
 
@@ -307,7 +310,7 @@ def _progress(inv: Invocation, timeline: Timeline, note: Callable[[float, str], 
     elif inv.function == "RestoreTtlFunction":
         note(at, "at AWS 100%: restoring the original TTL")
     elif inv.function == "FinalizeFunction":
-        note(at, "cutover succeeded; lock released")
+        note(at, "cutover committed: each name a simple CNAME to AWS, the health check deleted; succeeded, lock released")
 
 
 def _short(text: Any, limit: int = 160) -> str:
@@ -444,7 +447,8 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
             lines.append("Route 53 health check: went unhealthy: DNS answered with Heroku only")
         else:
             lines.append("Route 53 health check: healthy throughout"
-                         + ("; still on the AWS record" if health.get("left") else "; deleted by the rollback"))
+                         + ("; still on the AWS record" if health.get("left") else
+                            "; deleted by the commit" if result.get("status") == "SUCCEEDED" else "; deleted by the rollback"))
     return lines
 
 

@@ -37,3 +37,10 @@ def to_stage(world, stages: int, **kwargs: Any) -> dict[str, Any]:
     for _ in range(stages):
         state = run_stage(world, state)
     return state
+
+
+def committed_on_aws(world, ttl: int = 3600) -> bool:
+    """The name is one simple CNAME to the AWS target (what a finished cutover leaves)."""
+    from tests.support import ALB, NAME
+
+    return world.records() == [{"Name": f"{NAME}.", "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": ALB}]}]

@@ -27,10 +27,11 @@ def test_the_dry_run_lists_every_batch_with_its_earliest_time(world, tmp_path, c
     assert main(["plan", write(tmp_path, plan(hosted_zone_id=world.zone_id)), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert [s["what"].split(":")[0] for s in result["steps"]] == [
-        "convert to weighted pair Heroku 100 / AWS 0", "lower TTL to 60s", "stage 1", "stage 2", "stage 3", "restore the original TTL"]
+        "convert to weighted pair Heroku 100 / AWS 0", "lower TTL to 60s", "stage 1", "stage 2", "stage 3", "restore the original TTL",
+        "commit"]
     # each stage is judged its bake + metric_delay (240 s) after its change is INSYNC (60 s)
-    assert [s["earliest_at"] for s in result["steps"]] == [0, 60, 3720, 4620, 6120, 8220]
-    assert result["earliest_finish_seconds"] == 8280
+    assert [s["earliest_at"] for s in result["steps"]] == [0, 60, 3720, 4620, 6120, 8220, 8280]  # no watch
+    assert result["earliest_finish_seconds"] == 8340
     assert result["worst_case_exposure"] == {"percent_seconds": 100 * (1800 + 240 + 60), "stage": 3}
     assert [c["Action"] for c in result["rollback"]] == ["UPSERT", "UPSERT"]
     assert world.route53.calls.get("ChangeResourceRecordSets", 0) == 0, "a dry run changes nothing"
@@ -54,7 +55,8 @@ def test_the_dry_run_prints_a_readable_plan(world, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "DELETE www.shop.example.com CNAME TTL 3600 -> tranquil-reef-1234.herokudns.com" in out
     assert "CREATE www.shop.example.com CNAME [cutover-aws] weight 10 TTL 60 -> shop-alb" in out
-    assert "earliest finish: +2h18m" in out
+    assert "earliest finish: +2h19m" in out
+    assert "CREATE www.shop.example.com CNAME TTL 3600 -> shop-alb" in out, "the commit's simple CNAME"
 
 
 def test_the_dry_run_refuses_an_invalid_plan_or_the_apex(world, tmp_path, capsys):
@@ -68,7 +70,8 @@ def test_the_dry_run_of_the_example_plan_matches_the_batches_the_state_machine_s
     from cutover.plan import load_plan_text
     from tests.support import ROOT
 
-    raw = dict(load_plan_text((ROOT / "examples" / "plan.yaml").read_text()), hosted_zone_id=engine.zone_id)
+    # without its 24-hour watch (a day of virtual time is a minute of wall time on the engine)
+    raw = dict(load_plan_text((ROOT / "examples" / "plan.yaml").read_text()), hosted_zone_id=engine.zone_id, watch=0)
     seed.alarms([a for a in raw["alarms"] if a not in ALARMS])  # the example plan's third alarm
     live = Route53().records_of(engine.zone_id, [NAME])
     expected = [to_route53(step.changes) for step in dry_run(parse_plan(raw), live, 25)["steps"]]

@@ -14,7 +14,7 @@ from cutover.errors import (
     RecordsNotReady,
     StaleRecords,
 )
-from tests.integration.driver import run_stage, settle, start, step, to_stage
+from tests.integration.driver import committed_on_aws, run_stage, settle, start, step, to_stage
 from tests.support import ALARMS, ALB, HEROKU, NAME, ZONE, plan
 
 
@@ -269,24 +269,23 @@ def test_a_full_cutover_ends_on_aws_with_the_ttl_restored_and_every_step_in_the_
     state = step(world, "RestoreTtl", state)
     done = world.invoke("Finalize", {"cutover": state})
     assert done["status"] == "SUCCEEDED"
-    assert world.weights() == {rr.HEROKU_ID: 0, rr.AWS_ID: 100}
-    assert world.ttls() == {3600}
+    assert committed_on_aws(world), "committed: one simple CNAME to AWS at the original TTL"
     assert world.lock_holder() is None
 
     ledger = world.ledger("exec-1")
     events = [e["event"] for e in ledger if e["event"] != "in_sync"]
     assert events == (["started", "readiness", "health_checks_created", "converted", "ttl_lowered", "readiness",
-                       "health_checks_healthy"] + ["shifted", "evaluated"] * 3 + ["ttl_restored", "succeeded"])
+                       "health_checks_healthy"] + ["shifted", "evaluated"] * 3
+                      + ["ttl_restored", "health_checks_deleted", "succeeded"])
     before, first_shift = [e for e in ledger if e["event"] == "readiness"]
     assert [(c["origin"], c["ok"], c["status"]) for c in before["checks"]] == [
         ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)]
     assert [c["origin"] for c in first_shift["checks"]] == ["aws", "aws-health-check"]
     assert first_shift["when"] == "before the first shift"
-    # the health check stays on the AWS record after success (until the cutover is committed)
+    # the commit deleted the health check with the weighted pair
     (created,) = [e for e in ledger if e["event"] == "health_checks_created"]
-    aws_record = [r for r in world.records() if r.get("SetIdentifier") == rr.AWS_ID][0]
-    assert aws_record["HealthCheckId"] == created["health_checks"][NAME]
-    assert world.health_checks.checks[created["health_checks"][NAME]].deleted is False
+    assert world.health_checks.checks[created["health_checks"][NAME]].deleted is True
+    assert ledger[-1]["committed_by"] == "no watch" and ledger[-1]["targets"] == {NAME: ALB}
     shifts = [e for e in ledger if e["event"] == "shifted"]
     assert [(s["weights_before"][NAME]["aws"], s["weights_after"][NAME]["aws"]) for s in shifts] == [(0, 10), (10, 50), (50, 100)]
     assert all(s["change_id"] and s["actor"] == "execution" for s in shifts)

@@ -106,93 +106,52 @@ def test_a_health_check_switched_off_with_a_reason_is_recorded_and_none_is_made(
     assert entry["reason"] == "a CDN answers the health path"
 
 
-def test_after_success_the_health_check_stays_on_the_aws_record(world):
-    state = to_stage(world, 3)
-    state = step(world, "RestoreTtl", state)
-    world.invoke("Finalize", {"cutover": state})
-    health_check_id = state["pairs"][0]["health_check_id"]
-    assert aws_record(world)["HealthCheckId"] == health_check_id
-    assert not world.health_checks.checks[health_check_id].deleted
+def test_the_commit_at_the_end_replaces_the_pair_by_a_simple_cname_to_aws_and_deletes_the_health_check(world):
+    from tests.integration.driver import committed_on_aws
 
-
-def test_a_stage_whose_health_check_went_unhealthy_fails_naming_the_check_and_the_name(world):
-    from cutover.errors import HealthCheckUnhealthy
-
-    state = step(world, "LowerTtl", settle(world, start(world)))
-    world.clock.advance(state["wait_seconds"])
-    state = step(world, "Shift", state)
-    world.origins.aws.status = 503  # the load balancer lost its targets: Route 53 drains it by itself
-    world.clock.advance(state["judge_after_seconds"])
-    with pytest.raises(HealthCheckUnhealthy, match=f"stage 1 at AWS 10%: the Route 53 health check of {NAME} "
-                                                   f"\\({ALB}\\) is unhealthy: 0 of 8 checkers report healthy"):
-        world.invoke("EvaluateAlarms", {"cutover": state})
-    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "evaluated"]
-    assert entry["outcome"] == "FAIL" and "health check" in entry["reason"]
-
-
-def succeeded(world):
     state = step(world, "RestoreTtl", to_stage(world, 3))
+    health_check_id = state["pairs"][0]["health_check_id"]
     world.invoke("Finalize", {"cutover": state})
+    assert committed_on_aws(world) and world.health_checks.checks[health_check_id].deleted
+    (note,) = [n for n in world.notifications() if n["event"] == "succeeded"]
+    assert note["committed_by"] == "no watch" and "scaling it down" in note["advice"]
+    # Finalize again (a lost response): the names already committed are left alone
+    world.invoke("Finalize", {"cutover": state})
+    assert committed_on_aws(world)
+
+
+def test_commit_is_refused_for_a_cutover_that_is_not_watched_and_is_already_done_after_success(world):
+    from cutover.errors import CutoverNotLive
+    from cutover.handler import deps
+    from cutover.operations import commit
+
+    state = to_stage(world, 1)
+    with pytest.raises(CutoverNotLive, match="is RUNNING and not watched at 100%"):
+        commit("exec-1", "carol", deps())
+    assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
+    state = step(world, "RestoreTtl", to_stage_from(world, state))
+    world.invoke("Finalize", {"cutover": state})
+    assert commit("exec-1", "carol", deps())["already"] is True
+
+
+def to_stage_from(world, state):
+    from tests.integration.driver import run_stage
+
+    for _ in range(2):
+        state = run_stage(world, state)
     return state
 
 
-def commit(world, name="exec-1"):
-    from cutover.handler import deps
-    from cutover.operations import commit as do_commit
-
-    return do_commit(name, "carol", deps())
-
-
-def test_commit_replaces_the_pair_by_a_simple_cname_to_aws_and_deletes_the_health_check(world):
-    state = succeeded(world)
-    health_check_id = state["pairs"][0]["health_check_id"]
-    result = commit(world)
-    assert result["committed"] and not result["already"] and len(result["change_ids"]) == 1
-    (record,) = world.records()
-    assert record == {"Name": f"{NAME}.", "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": ALB}]}
-    assert world.health_checks.checks[health_check_id].deleted
-    (entry,) = [e for e in world.ledger("exec-1") if e["event"] == "committed"]
-    assert entry["actor"] == "carol" and entry["targets"] == {NAME: ALB}
-    (note,) = [n for n in world.notifications() if n["event"] == "committed"]
-    assert "scale it down" in note["advice"]
-    # again: nothing more happens
-    assert commit(world)["already"] is True and len(world.records()) == 1
-
-
-def test_commit_is_refused_before_success_and_abort_is_refused_after_commit(world):
-    from cutover.errors import CutoverNotLive
-
-    state = to_stage(world, 1)
-    with pytest.raises(CutoverNotLive, match="is RUNNING, not SUCCEEDED"):
-        commit(world)
-    assert world.weights() == {rr.HEROKU_ID: 90, rr.AWS_ID: 10}
-    world.invoke("Rollback", {"cutover": state, "error": {"Error": "AlarmBreached", "Cause": "{}"}})
-    with pytest.raises(CutoverNotLive, match="is ROLLED_BACK"):
-        commit(world)
-
-
-def test_a_committed_cutover_cannot_be_aborted(world):
-    from cutover.errors import CutoverNotLive
-    from cutover.handler import deps
-    from cutover.operations import abort
-
-    succeeded(world)
-    commit(world)
-    with pytest.raises(CutoverNotLive, match="it was committed"):
-        abort("exec-1", "changed my mind", "dave", deps())
-    assert len(world.records()) == 1 and world.records()[0]["ResourceRecords"] == [{"Value": ALB}]
-
-
-def test_commit_refuses_records_edited_since_the_cutover_and_changes_nothing(world):
+def test_the_commit_refuses_records_edited_since_the_last_stage_and_the_cutover_rolls_back(world):
     from cutover.errors import StaleRecords
 
-    state = succeeded(world)
+    state = step(world, "RestoreTtl", to_stage(world, 3))
     live = rr.Pair.from_dict(state["pairs"][0])
     world.edit_out_of_band(rr.to_route53(rr.swap_changes([live], [live.with_weights(1, 255)])))
     before = world.records()
-    with pytest.raises(StaleRecords, match="no longer what the cutover left"):
-        commit(world)
-    assert world.records() == before
+    with pytest.raises(StaleRecords, match="commit www.shop.example.com refused"):
+        world.invoke("Finalize", {"cutover": state})
+    assert world.records() == before, "nothing changed: the state machine's Catch rolls back next"
 
 
 def test_a_health_check_reference_taken_by_other_settings_is_refused_clearly_with_the_lock_released(world):

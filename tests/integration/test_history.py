@@ -96,3 +96,12 @@ def test_the_dry_run_states_the_worst_case_history(world, tmp_path, capsys):
     path.write_text(yaml.safe_dump(plan(hosted_zone_id=world.zone_id)))
     assert main(["plan", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["history_events_worst_case"] == history.worst_case(parse_plan(plan()))
+
+
+def test_the_watch_at_100_percent_is_counted_as_the_engine_writes_it(engine):
+    engine.route53.insync_after = FAST_POLL_SECONDS - 5
+    raw = plan(hosted_zone_id=engine.zone_id, watch="1h",
+               stages=[{"weight": 10, "bake": "10m"}, {"weight": 100, "bake": "10m"}])
+    described = engine.run(raw, name="watched")
+    assert described["status"] == "SUCCEEDED"
+    assert len(events_of(described["executionArn"])) == history.path_events(parse_plan(raw), 1)

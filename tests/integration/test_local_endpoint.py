@@ -82,6 +82,10 @@ def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
     assert held["aws_percent"] == 10 and held["execution"] == "RUNNING"
     promoted = run(env | {"CUTOVER_ACTOR": "carol"}, CUTOVER, "promote", "demo-1")
     assert promoted.returncode == 0, promoted.stderr
+    watched = until(env, "demo-1", lambda s: s["watched_until"] is not None)  # at 100%, the plan's 30-minute watch
+    assert watched["execution"] == "RUNNING" and watched["aws_percent"] == 100
+    committing = run(env | {"CUTOVER_ACTOR": "carol"}, CUTOVER, "commit", "demo-1", "--yes")
+    assert committing.returncode == 0, committing.stderr
     done = until(env, "demo-1", lambda s: s["execution"] != "RUNNING")
     assert done["execution"] == "SUCCEEDED" and done["weights"]["www.shop.example.com"] == {"heroku": 0, "aws": 100}
 

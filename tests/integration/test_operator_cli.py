@@ -67,16 +67,40 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
     assert [r["name"] for r in json.loads(out)] == ["cli-1"]
 
-    # commit: asked for, then done (a simple CNAME to AWS, the health check deleted)
-    code, _, err = cli(capsys, "commit", "cli-1", "--outputs", outputs)
-    assert code == 2 and "add --yes" in err, "not at a terminal: commit needs --yes"
+    # it ended committed (the plan has no watch): commit has nothing left to do, abort is refused
     code, out, _ = cli(capsys, "commit", "cli-1", "--yes", "--outputs", outputs)
-    assert code == 0 and out.startswith("committed cli-1: each name is a simple CNAME to its AWS target")
+    assert code == 0 and out == "cli-1 was already committed\n"
+    code, _, err = cli(capsys, "abort", "cli-1", "--reason", "too late", "--outputs", outputs)
+    assert code == 2 and "it succeeded" in err
+
+
+def test_commit_ends_the_watch_at_100_percent_at_once(engine, outputs, tmp_path, capsys, monkeypatch):
+    from cutover.adapters.store import Store
+
+    monkeypatch.setenv("CUTOVER_ACTOR", "bob")
+    raw = dict(plan(hosted_zone_id=engine.zone_id), watch="6h")
+    code, _, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-2", "--outputs", outputs)
+    assert code == 0
+    store, answers = Store(engine.stack.table_name), []
+
+    def commit_once_watched():
+        gate = store.gate("cli-2")
+        if not answers and gate and gate["kind"] == "watch":
+            code, _, err = cli(capsys, "commit", "cli-2", "--outputs", outputs)
+            answers.append(("without --yes", code, err))
+            answers.append(("with --yes",) + cli(capsys, "commit", "cli-2", "--yes", "--outputs", outputs)[:2])
+
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-2"
+    described = engine.wait(arn, on_poll=commit_once_watched)
+    assert described["status"] == "SUCCEEDED"
+    assert answers[0][1] == 2 and "add --yes" in answers[0][2], "not at a terminal: commit needs --yes"
+    assert answers[1][1] == 0 and answers[1][2].startswith("committing cli-2: its watch ended")
+    (succeeded,) = [e for e in store.ledger("cli-2") if e["event"] == "succeeded"]
+    assert succeeded["committed_by"] == "cutover commit (bob)"
     listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
     assert [r.get("SetIdentifier") for r in listed if r["Name"] == "www.shop.example.com."] == [None]
     assert all(c.deleted for c in engine.health_checks.checks.values())
-    code, _, err = cli(capsys, "abort", "cli-1", "--reason", "too late", "--outputs", outputs)
-    assert code == 2 and "it was committed" in err
+    assert engine.clock.elapsed < 8000 + 6 * 3600, "committed long before the watch would have ended"
 
 
 def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_path, capsys):

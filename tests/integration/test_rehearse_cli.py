@@ -91,14 +91,14 @@ def test_each_built_in_scenario_ends_as_expected_and_the_same_seed_gives_the_sam
         assert {(c["origin"], c["ok"], c["status"]) for c in detection["readiness"]} == {
             ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)}
         assert [(t["intended_percent"], t["ok"]) for t in detection["traffic"]] == [(10, True), (50, True), (100, True)]
-        assert detection["health_check"]["created"] == detection["health_check"]["left"] == 1
+        assert (detection["health_check"]["created"], detection["health_check"]["left"]) == (1, 0), "deleted by the commit"
         assert detection["health_check"]["unhealthy_at"] is None
         assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800
-        assert calls["ChangeResourceRecordSets"] == 6  # convert, ttl, 3 shifts, restore
+        assert calls["ChangeResourceRecordSets"] == 7  # convert, ttl, 3 shifts, restore, commit
         assert result["counters"]["lambda_invocations"] > 0 and result["counters"]["state_transitions"] > 0
     if scenario == "route53-throttling":
-        assert calls["Throttled"] >= 2 * 6  # two refusals before each of the six changes passes
-        assert calls["ChangeResourceRecordSets"] == 3 * 6
+        assert calls["Throttled"] >= 2 * 7  # two refusals before each of the seven changes passes
+        assert calls["ChangeResourceRecordSets"] == 3 * 7
 
 
 def test_progress_is_printed_live_and_the_report_is_an_html_timeline(capsys, tmp_path):

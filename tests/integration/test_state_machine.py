@@ -10,7 +10,7 @@ import pytest
 from cutover import records as rr
 from cutover.adapters.store import Store
 from cutover.plan import DEFAULT_METRIC_DELAY
-from tests.support import ALARMS, NAME, plan, template
+from tests.support import ALARMS, ALB, NAME, plan, template
 
 
 def weights(engine) -> dict[str, int]:
@@ -47,11 +47,17 @@ def assert_all_on_heroku_unless_succeeded(engine, described) -> None:
         assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
 
 
-def test_a_healthy_cutover_ends_on_aws_with_the_ttl_restored_and_the_lock_released(engine):
+def committed(engine) -> list[dict]:
+    listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    return [r for r in listed if r["Name"].rstrip(".") == NAME]
+
+
+def test_a_healthy_cutover_ends_committed_on_aws_with_the_ttl_restored_and_the_lock_released(engine):
     described = engine.run(plan(hosted_zone_id=engine.zone_id), name="healthy")
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    assert weights(engine) == {rr.HEROKU_ID: 0, rr.AWS_ID: 100}
-    assert ttls(engine) == {3600}
+    # committed (the plan's watch is 0): one simple CNAME to AWS at the original TTL, no health check left
+    assert committed(engine) == [{"Name": f"{NAME}.", "Type": "CNAME", "TTL": 3600, "ResourceRecords": [{"Value": ALB}]}]
+    assert all(c.deleted for c in engine.health_checks.checks.values())
     assert store(engine).lock_holder(NAME) is None
     # preflight + ttl: 3600 s wait + bakes 10 + 20 + 30 minutes, plus the INSYNC polls
     assert engine.clock.elapsed >= 3600 + 600 + 1200 + 1800
@@ -207,3 +213,27 @@ def test_the_iam_check_of_the_engine_fixture_catches_a_missing_permission(engine
     with pytest.raises(AssertionError, match="DeleteHostedZone"):
         assert_calls_allowed_by_iam(engine)
     engine.api_calls["LowerTtlFunction"].discard("route53:DeleteHostedZone")
+
+
+def test_at_100_percent_the_cutover_is_watched_then_committed_and_a_breach_while_watched_rolls_back(engine):
+    from cutover.adapters.store import Store
+
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="2h"), name="watched")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    ledger = Store(engine.stack.table_name).ledger("watched")
+    watching, succeeded = [e for e in ledger if e["event"] == "watching"], [e for e in ledger if e["event"] == "succeeded"]
+    assert len(watching) == 1 and succeeded[0]["committed_by"] == "the end of the watch"
+    assert [r.get("SetIdentifier") for r in committed(engine)] == [None], "committed at the end of the watch"
+
+
+
+def test_an_alarm_in_alarm_while_the_cutover_is_watched_at_100_percent_rolls_it_back(engine):
+    # about 8,000 s to reach 100% (the TTL wait, three bakes each judged metric_delay later): the
+    # alarm goes to ALARM half an hour into the 2-hour watch and stays (no event reaches the
+    # listener here: the reconciler's recheck of running cutovers acts)
+    cw = boto3.client("cloudwatch")
+    at_virtual_second(engine, 10_000, lambda: cw.set_alarm_state(AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx"))
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="2h"), name="watched")
+    assert described["status"] == "FAILED" and "AlarmBreached" in described["cause"], described.get("cause")
+    assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    assert all(c.deleted for c in engine.health_checks.checks.values())

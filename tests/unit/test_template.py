@@ -14,7 +14,7 @@ FUNCTIONS = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless
 # CloudWatch Logs' log-delivery actions have no resource-level permissions; AWS documents "*".
 NO_RESOURCE_LEVEL = {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetMetricData"}
 # Task-token callbacks have no resource-level permissions either; only the operator functions answer them.
-TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
+TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "CommitFunction": {"states:SendTaskSuccess"}, "AbortFunction": {"states:SendTaskFailure"},
               "AlarmListenerFunction": {"states:SendTaskFailure"}, "ReconcileFunction": {"states:SendTaskFailure"}}
 # CreateHealthCheck has no resource-level permission either: only the Preflight creates them.
 CREATES_HEALTH_CHECKS = {"PreflightFunction": {"route53:CreateHealthCheck"}}
@@ -166,7 +166,7 @@ def test_the_layer_ships_botocore_only_with_its_boto3_both_as_tested():
     assert (layer["boto3"], layer["botocore"]) == (dev["boto3"], dev["botocore"])
 
 
-def test_health_checks_are_read_by_the_shift_and_the_evaluation_and_deleted_only_by_the_rollback_paths_and_commit():
+def test_health_checks_are_read_by_the_shift_and_the_evaluation_and_deleted_only_by_the_rollback_paths_and_finalize():
     by_action: dict[str, set[str]] = {}
     for owner, statement in statements():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -174,4 +174,4 @@ def test_health_checks_are_read_by_the_shift_and_the_evaluation_and_deleted_only
             by_action.setdefault(action, set()).add(owner)
     assert by_action["route53:CreateHealthCheck"] == {"PreflightFunction"}
     assert by_action["route53:GetHealthCheckStatus"] == {"ShiftFunction", "EvaluateAlarmsFunction"}
-    assert by_action["route53:DeleteHealthCheck"] == {"RollbackRecordsPolicy", "CommitFunction"}
+    assert by_action["route53:DeleteHealthCheck"] == {"RollbackRecordsPolicy", "FinalizeFunction"}

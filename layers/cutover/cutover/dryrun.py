@@ -141,6 +141,10 @@ def dry_run(plan: Plan, live: dict[str, list[rr.Record]], insync_seconds: int = 
     if restored != current:
         steps.append(Step("restore the original TTL", at, tuple(restore), 100))
         at += insync_seconds
+    at += plan.watch  # watched at 100% (alarms, listener and health check armed), then committed
+    commit = tuple(c for p in restored for c in rr.commit_changes(p, original_ttls[p.name]))
+    steps.append(Step("commit: each name a simple CNAME to AWS, the health check deleted", at, commit, 100))
+    at += insync_seconds
     rollback, _ = rr.rollback_changes(current, original_ttls)
     return {
         "steps": steps,

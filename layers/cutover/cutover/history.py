@@ -51,7 +51,10 @@ def path_events(plan: Plan, polls: int, data_waits: int = 0, retries: int = 0) -
         events += change(polls, retries) + CHOICE  # Shift + AfterChange
         events += WAIT + evaluate  # Bake, EvaluateAlarms, Verdict (and WaitForData)
     events += change(polls, retries) + CHOICE  # RestoreTtl + AfterChange
-    events += _task(retries) + 2 + 1  # Finalize, Succeed (entered, exited), ExecutionSucceeded
+    # WatchOrFinish, and the Watch: a task-token wait that ends by its timeout (one event more than a Task)
+    events += CHOICE + (_task(retries) + 1 if plan.watch else 0)
+
+    events += _task(retries) + 2 + 1  # Finalize (the commit), Succeed (entered, exited), ExecutionSucceeded
     return events
 
 

@@ -8,16 +8,27 @@ whatever the execution is waiting for.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from . import records as rr
-from .errors import CutoverNotFound, CutoverNotLive, NotWaiting, StaleRecords
-from .steps import Deps, _pairs, delete_health_checks, not_live, notify, rollback
+from .clock import iso, now
+from .errors import CutoverNotFound, CutoverNotLive, NotWaiting
+from .steps import Deps, not_live, notify, rollback
 
 
-def hold(state: dict[str, Any], token: str, deps: Deps) -> dict[str, Any]:
-    """A stage waits for ``cutover promote``: keep the task token where the operator's call finds it."""
+def hold(state: dict[str, Any], token: str, deps: Deps, purpose: str = "promotion") -> dict[str, Any]:
+    """A stage waits for ``cutover promote`` (or, ``purpose="watch"``, the cutover at 100% waits
+    for ``cutover commit`` or the end of its watch): keep the task token where the operator's call
+    finds it."""
     assert deps.store is not None
+    if purpose == "watch":
+        until = iso(now() + timedelta(seconds=state["plan"]["watch"]))
+        deps.store.hold(state["id"], token, state["stage_count"], "watch")
+        deps.store.record(state["id"], "watching", "execution", until=until)
+        notify(deps, state, "watching", once="watching", until=until,
+               how=f"at 100% and watched until {until}, then committed; cutover commit {state['id']} commits now, "
+                   f"cutover abort {state['id']} --reason ... goes back to Heroku")
+        return {"held": True, "watch_until": until}
     stage = state["stage_index"] + 1
     deps.store.hold(state["id"], token, stage, "manual")
     deps.store.record(state["id"], "waiting_for_promotion", "execution", stage=stage, aws_percent=state["aws_percent"])
@@ -30,8 +41,9 @@ def promote(cutover_id: str, full: bool, actor: str, deps: Deps) -> dict[str, An
     """Let a stage waiting for an operator go on (to the last stage with ``full``)."""
     assert deps.store is not None
     gate = deps.store.gate(cutover_id)
-    if gate is None:
-        raise NotWaiting(f"cutover {cutover_id} is not waiting for a promotion")
+    if gate is None or gate.get("kind") == "watch":
+        raise NotWaiting(f"cutover {cutover_id} is not waiting for a promotion"
+                         + (" (it is at 100%, watched: cutover commit ends the watch)" if gate else ""))
     deps.store.release_gate(cutover_id)
     if not deps.stepfunctions.send_success(gate["token"], {"full": full, "by": actor}):
         raise NotWaiting(f"cutover {cutover_id} stopped waiting before the promotion arrived")
@@ -64,50 +76,22 @@ def abort(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, Any
 
 
 def commit(cutover_id: str, actor: str, deps: Deps) -> dict[str, Any]:
-    """A cutover that succeeded becomes permanent: each name's weighted pair is replaced by a
-    simple CNAME to its AWS target at the original TTL (one batch a name, compare-and-swap against
-    the pair the cutover last wrote), its health check deleted. Says Heroku may go once the
-    answers it still gets have expired. Idempotent; refused, nothing changed, for a cutover that
-    has not succeeded, whose names another cutover holds, or whose records were edited since."""
+    """End a cutover's watch now: the execution commits it at once (each name's weighted pair
+    replaced by a simple CNAME to AWS at the original TTL, its health check deleted). A cutover
+    that already succeeded is committed already; one that is not watched is refused, nothing
+    changed."""
     assert deps.store is not None
     saved = deps.store.state(cutover_id)
     if saved is None:
         raise CutoverNotFound(f"no cutover named {cutover_id}: see cutover list")
-    if saved.get("status") == "COMMITTED":
-        return {"cutover": cutover_id, "committed": True, "already": True, "change_ids": saved.get("commit_change_ids", [])}
-    if saved.get("status") != "SUCCEEDED":
-        raise CutoverNotLive(f"cutover {cutover_id} was not committed, nothing changed: it is {saved.get('status')}, "
-                             "not SUCCEEDED (only a cutover that reached AWS 100% can be made permanent)")
-    pairs = _pairs(saved)
-    others = {p.name: h for p in pairs if (h := deps.store.lock_holder(p.name)) not in (None, cutover_id)}
-    if others:
-        raise CutoverNotLive(f"cutover {cutover_id} was not committed, nothing changed: another cutover holds "
-                             + ", ".join(f"{n} ({h})" for n, h in others.items()))
-    ttls = saved["original_ttls"]
-    live = deps.route53.records_of(saved["zone_id"], [p.name for p in pairs])
-    edited = [p.name for p in pairs if sorted(map(rr.as_held, live.get(p.name, [])), key=str)
-              != sorted(map(rr.as_held, p.records()), key=str)
-              and live.get(p.name) != [rr.simple_record(p.name, p.aws_target, ttls[p.name])]]
-    if edited:
-        raise StaleRecords(f"cutover {cutover_id} was not committed, nothing changed: the records of {', '.join(edited)} "
-                           "are no longer what the cutover left (edited since?); put them back or change them by hand")
-    change_ids = []
-    for pair in pairs:
-        if live.get(pair.name) == [rr.simple_record(pair.name, pair.aws_target, ttls[pair.name])]:
-            continue  # an earlier attempt committed this name
-        changes = rr.commit_changes(pair, ttls[pair.name])
-        rr.check_changes(changes, saved["zone_name"])
-        change_ids.append(deps.route53.change(saved["zone_id"], changes, f"cutover {cutover_id}: commit"))
-    delete_health_checks(deps, cutover_id, pairs, actor)
-    first = deps.store.set_status(cutover_id, "COMMITTED", only_if_not=("COMMITTED",))
-    state = dict(saved, status="COMMITTED", commit_change_ids=change_ids,
-                 pairs=[p.with_health_check(None).to_dict() for p in pairs])
-    deps.store.save_state(cutover_id, state)
-    if first:
-        targets = {p.name: p.aws_target for p in pairs}
-        drain = max(ttls.values())
-        deps.store.record(cutover_id, "committed", actor, change_ids=change_ids, targets=targets, ttl=ttls)
-        notify(deps, state, "committed", once="committed", actor=actor, targets=targets,
-               advice=f"AWS is now the only answer; Heroku still gets requests from answers cached up to {drain}s "
-               "(longer for clients that ignore TTLs): scale it down after that")
-    return {"cutover": cutover_id, "committed": True, "already": False, "change_ids": change_ids}
+    if saved.get("status") == "SUCCEEDED":
+        return {"cutover": cutover_id, "committed": True, "already": True}
+    gate = deps.store.gate(cutover_id)
+    if gate is None or gate.get("kind") != "watch" or saved.get("status") != "RUNNING":
+        raise CutoverNotLive(f"cutover {cutover_id} was not committed, nothing changed: it is {saved.get('status')} and "
+                             "not watched at 100% (only a cutover that reached AWS 100% can be committed)")
+    deps.store.release_gate(cutover_id)
+    if not deps.stepfunctions.send_success(gate["token"], {"by": actor}):
+        raise CutoverNotLive(f"cutover {cutover_id} stopped watching before the commit arrived: see cutover status")
+    deps.store.record(cutover_id, "commit_requested", actor)
+    return {"cutover": cutover_id, "committed": True, "already": False}

@@ -35,6 +35,7 @@ DEFAULT_INSUFFICIENT_DATA = "wait"
 # A stage held for a manual promotion is not held for ever: past this the cutover rolls back.
 DEFAULT_GATE_TIMEOUT = 4 * 3600
 MIN_GATE_TIMEOUT, MAX_GATE_TIMEOUT = 60, 7 * 86_400
+DEFAULT_WATCH, MAX_WATCH = 24 * 3600, 7 * 86_400
 # A stage is judged this long after its bake ends: an ALB datapoint becomes visible 60-150 s after
 # its minute ends and alarms are evaluated once a minute on what is visible, so a check made the
 # moment a bake ends has not seen its last minutes (240 s: 150 s + one evaluation + a margin).
@@ -47,7 +48,7 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
     "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness", "health_check",
-    "traffic",
+    "traffic", "watch",
 }
 
 
@@ -83,6 +84,7 @@ class Plan:
     insufficient_data: str = DEFAULT_INSUFFICIENT_DATA
     notify_topic_arn: str | None = None
     gate_timeout: int = DEFAULT_GATE_TIMEOUT
+    watch: int = DEFAULT_WATCH  # seconds the cutover stays live at 100%, then it is committed
     metric_delay: int = DEFAULT_METRIC_DELAY
     readiness: readiness_checks.Spec = field(default_factory=readiness_checks.Spec)
     health_check: healthcheck.Spec = field(default_factory=healthcheck.Spec)
@@ -109,6 +111,7 @@ class Plan:
             "alarms": list(self.alarms),
             "insufficient_data": self.insufficient_data,
             "gate_timeout": self.gate_timeout,
+            "watch": self.watch,
             "metric_delay": self.metric_delay,
             "readiness": self.readiness.to_dict(),
             "health_check": self.health_check.to_dict(),
@@ -415,6 +418,8 @@ def parse_plan(raw: Any) -> Plan:
     gate_timeout = _bounded_duration(problems, spec, "gate_timeout", DEFAULT_GATE_TIMEOUT,
                                      (MIN_GATE_TIMEOUT, MAX_GATE_TIMEOUT, "1m to 7d"),
                                      "how long a stage may wait for its manual promotion")
+    watch = _bounded_duration(problems, spec, "watch", DEFAULT_WATCH, (0, MAX_WATCH, "0s to 7d"),
+                              "how long the cutover stays watched at 100% before it is committed")
     metric_delay = _bounded_duration(problems, spec, "metric_delay", DEFAULT_METRIC_DELAY,
                                      (0, MAX_METRIC_DELAY, "0s to 15m"),
                                      "how long after a bake its last datapoints are visible to the alarms")
@@ -445,6 +450,7 @@ def parse_plan(raw: Any) -> Plan:
         insufficient_data=policy,
         notify_topic_arn=topic,
         gate_timeout=gate_timeout,
+        watch=watch,
         metric_delay=metric_delay,
         readiness=readiness,
         health_check=health,

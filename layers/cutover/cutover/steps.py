@@ -69,7 +69,7 @@ STATE_FIELDS = (
     "wait_seconds", "stage_index", "stage_count", "aws_percent", "bake_seconds", "judge_after_seconds", "is_last",
     "change_id", "change_status", "change_polls", "poll_seconds", "after_change", "shifted_at", "data_waits",
     "data_wait_seconds", "verdict", "status", "execution_arn", "rollback_reason", "gate", "promote_at", "promotion", "change_ids",
-    "traffic",
+    "traffic", "watch",
 )
 
 
@@ -171,6 +171,7 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
         "status": "RUNNING",
         # the load balancer whose requests show that traffic arrives, and each stage's rate
         "traffic": {"load_balancer": traffic, "stages": {}} if traffic else None,
+        "watch": plan.watch,  # seconds watched at 100% before the commit
     }
     if changes:
         rr.check_changes(changes, zone_name)  # before the lock: a bad batch changes nothing
@@ -554,23 +555,45 @@ def restore_ttl(state: dict[str, Any], deps: Deps, actor: str = "execution") -> 
     return state
 
 
+def commit_records(state: dict[str, Any], deps: Deps, actor: str) -> list[str]:
+    """Each name's weighted pair, as the cutover last wrote it, replaced by a simple CNAME to its
+    AWS target at the original TTL (one batch a name; a name an earlier attempt committed is left
+    alone); then the health checks deleted. The change ids."""
+    pairs, ttls = _pairs(state), state["original_ttls"]
+    live = deps.route53.records_of(state["zone_id"], [p.name for p in pairs])
+    change_ids = []
+    for pair in pairs:
+        if live.get(pair.name) == [rr.simple_record(pair.name, pair.aws_target, ttls[pair.name])]:
+            continue
+        change_ids.append(_swap(deps, state, rr.commit_changes(pair, ttls[pair.name]), f"commit {pair.name}"))
+    delete_health_checks(deps, state["id"], pairs, actor)
+    return change_ids
+
+
 def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[str, Any]:
-    """The cutover succeeded: record it, release the locks, tell people to keep Heroku draining."""
+    """The cutover succeeded and its watch is over: commit it (a simple CNAME to AWS, its health
+    check deleted), record it, release the locks, tell people when Heroku can go."""
     assert deps.store is not None
     names = [p["name"] for p in state["pairs"]]
-    state = dict(state, status="SUCCEEDED")
+    change_ids = commit_records(state, deps, actor)
+    by = (state.get("promotion") or {}).get("by")
+    committed_by = f"cutover commit ({by})" if by else "the end of the watch" if state["plan"].get("watch") else "no watch"
+    state = dict(state, status="SUCCEEDED", commit_change_ids=change_ids,
+                 pairs=[rr.Pair.from_dict(p).with_health_check(None).to_dict() for p in state["pairs"]])
     # Step Functions runs Finalize again when its response is lost: one ledger entry, one message.
     first = deps.store.set_status(state["id"], "SUCCEEDED", only_if_not=("SUCCEEDED",))
     deps.store.save_state(state["id"], state)
     if first:
-        deps.store.record(state["id"], "succeeded", actor, weights=_weights(_pairs(state)))
+        deps.store.record(state["id"], "succeeded", actor, committed_by=committed_by, commit_change_ids=change_ids,
+                          targets={p.name: p.aws_target for p in _pairs(state)})
     deps.store.unwatch(state["id"], state["plan"]["alarms"])
     deps.store.release(names, state["id"])
     deps.store.end_live(state["id"])
     drain = max(state["original_ttls"].values())
     notify(
         deps, state, "succeeded", once="succeeded",
-        advice=f"all DNS answers now point at AWS; keep Heroku serving for a drain period (at least "
+        committed_by=committed_by,
+        advice=f"committed: each name is a simple CNAME to AWS; keep Heroku serving for a drain period (at least "
         f"{drain}s, longer for clients that ignore TTLs) before scaling it down",
     )
     return state
