@@ -96,8 +96,10 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 POLL_SECONDS = 0.02  # the interpreter runs on a thread; a tighter poll starves it
 # While an execution only waits for a task token, nothing else moves time: the engine moves
-# it by this much per poll, so traffic, alarms and timers go on as they would in AWS.
-IDLE_STEP_SECONDS = 30.0
+# it by this much per poll, so traffic, alarms and timers go on as they would in AWS (every timer
+# still runs at its own virtual moment; a rehearsal's operator acts at the first poll after its
+# moment, up to this late).
+IDLE_STEP_SECONDS = 120.0
 # After an execution ends, what AWS still does (a late status event, Lambda's asynchronous
 # retries at about 1 and 3 minutes) is over within this much virtual time.
 SETTLE_SECONDS = 600.0

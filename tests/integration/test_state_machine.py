@@ -218,7 +218,7 @@ def test_the_iam_check_of_the_engine_fixture_catches_a_missing_permission(engine
 def test_at_100_percent_the_cutover_is_watched_then_committed_and_a_breach_while_watched_rolls_back(engine):
     from cutover.adapters.store import Store
 
-    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="2h"), name="watched")
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="30m"), name="watched")
     assert described["status"] == "SUCCEEDED", described.get("cause")
     ledger = Store(engine.stack.table_name).ledger("watched")
     watching, succeeded = [e for e in ledger if e["event"] == "watching"], [e for e in ledger if e["event"] == "succeeded"]
@@ -229,11 +229,11 @@ def test_at_100_percent_the_cutover_is_watched_then_committed_and_a_breach_while
 
 def test_an_alarm_in_alarm_while_the_cutover_is_watched_at_100_percent_rolls_it_back(engine):
     # about 8,000 s to reach 100% (the TTL wait, three bakes each judged metric_delay later): the
-    # alarm goes to ALARM half an hour into the 2-hour watch and stays (no event reaches the
+    # alarm goes to ALARM half an hour into the 1-hour watch and stays (no event reaches the
     # listener here: the reconciler's recheck of running cutovers acts)
     cw = boto3.client("cloudwatch")
     at_virtual_second(engine, 10_000, lambda: cw.set_alarm_state(AlarmName=ALARMS[0], StateValue="ALARM", StateReason="5xx"))
-    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="2h"), name="watched")
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, watch="1h"), name="watched")
     assert described["status"] == "FAILED" and "AlarmBreached" in described["cause"], described.get("cause")
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     assert all(c.deleted for c in engine.health_checks.checks.values())
