@@ -107,6 +107,13 @@ BUILT_IN: dict[str, Scenario] = {
             control_plane_down_after=60,
         ),
         Scenario(
+            "late-regression",
+            "AWS passes every stage, then loses its healthy targets 3 hours after reaching 100%, during a 4-hour watch: "
+            "Route 53 drains it by DNS and the watch's alarms roll back to Heroku.",
+            plan={**copy.deepcopy(DEFAULT_PLAN), "watch": "4h"},
+            traffic=(Effect("aws", stage=3, after=3 * 3600, unhealthy=True),),
+        ),
+        Scenario(
             "breach-recovers",
             "A 3-minute burst of 6% errors, 2 minutes into the first bake, over long before the bake ends.",
             traffic=(Effect("aws", stage=1, after=120, duration=180, error_rate=0.06),),

@@ -31,6 +31,8 @@ EXPECTED = {
     "aws-down": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
     # the Route 53 health check drains AWS by DNS first (tests below), then the alarms roll back
     "alb-no-healthy-targets": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
+    # every stage passes; AWS breaks 3 hours into the 4-hour watch: the watch's alarms roll back
+    "late-regression": ("ROLLED_BACK", 3, "shop-unhealthy-targets"),
     # the users DNS sends to AWS reach another load balancer: no alarm moves, no requests arrive
     "wrong-target": ("ROLLED_BACK", 0, "TrafficNotArriving"),
     # every function fails for 30 minutes: the rollback comes once they are back
