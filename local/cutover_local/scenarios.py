@@ -28,7 +28,7 @@ DEFAULT_PLAN: dict[str, Any] = {
     "stages": [{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m"}, {"weight": 100, "bake": "30m"}],
     "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-unhealthy-targets", "shop-p99-latency"],
     "insufficient_data": "wait",
-    "watch": "30m",  # a rehearsal watches 30 minutes at 100% (the default is 24 h), then commits
+    "watch": "10m",  # a rehearsal watches 10 minutes at 100% (the default is 24 h), then commits
 }
 ORIGINAL_TTL = 3600
 

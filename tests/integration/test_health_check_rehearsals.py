@@ -54,7 +54,7 @@ def test_aws_breaking_during_the_watch_at_100_percent_is_drained_by_route53_then
     from cutover_local.traffic import Effect
 
     # stage 3's bake, metric_delay and the TTL restore take 35 minutes: AWS breaks a minute into
-    # the rehearsal's 30-minute watch
+    # the rehearsal's 10-minute watch
     breaks = Scenario("late-regression", "", traffic=(Effect("aws", stage=3, after=2160, unhealthy=True),))
     result, timeline = rehearse(breaks, say=quiet)
     watched_at = next(t for t, line in timeline.events if line.startswith("at AWS 100%, watched until"))
