@@ -620,8 +620,6 @@ def not_live(saved: dict[str, Any], deps: Deps, succeeded_is_final: bool = True)
     that cutover's. ``succeeded_is_final=False`` (the safety net): an execution that did not end
     SUCCEEDED rolls back even if its Finalize had recorded success."""
     assert deps.store is not None
-    if saved.get("status") == "COMMITTED":
-        return "it was committed: AWS is the name's only answer"
     if succeeded_is_final and saved.get("status") == "SUCCEEDED":
         return "it succeeded: its traffic stays on AWS"
     names = [p["name"] for p in saved.get("pairs", [])]
