@@ -8,14 +8,20 @@ moment: a period whose datapoint is not visible yet counts as missing (``TreatMi
 decides what that means), ``DatapointsToAlarm`` of them breaching puts it in ALARM. A breach is
 therefore seen minutes after it starts, and a check made the moment a bake ends has not seen its
 last minutes.
+
+Alarms on the probes' high-resolution metrics (``Cutover/Probes``, periods of 10 seconds) are
+evaluated by ``ProbeAlarmEvaluator`` every 10 seconds, on what the probe function put with
+PutMetricData, each datapoint visible a few seconds after it was put (``PROBE_LAG``).
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from . import metric_math
@@ -23,6 +29,9 @@ from .clock import VirtualClock
 
 PERIOD = 60.0
 METRIC_LAG = (60.0, 150.0)  # seconds after its minute ends until an ALB datapoint is visible
+PROBE_NAMESPACE = "Cutover/Probes"
+PROBE_PERIOD = 10.0
+PROBE_LAG = (2.0, 10.0)  # seconds after PutMetricData until a high-resolution datapoint is visible
 
 Value = float | None
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -67,7 +76,11 @@ class Alarm:
     def to_alarm(self) -> int:
         return int(self.definition.get("DatapointsToAlarm") or self.periods)
 
-    def value(self, datapoint: Mapping[str, Any]) -> Value:
+    def value(self, datapoint: Mapping[str, Any],
+              value_of: Callable[[Mapping[str, Any], str, Mapping[str, Any]], Value] | None = None) -> Value:
+        """The alarm's value for one period. ``value_of(metric, statistic, datapoint)`` reads one
+        metric (default: the ALB's, from the traffic simulation's minute)."""
+        value_of = value_of or (lambda metric, statistic, data: metric_value(metric["MetricName"], statistic, data))
         d = self.definition
         if d.get("Metrics"):
             values: dict[str, Value] = {}
@@ -75,7 +88,7 @@ class Alarm:
             for query in d["Metrics"]:
                 if "MetricStat" in query:
                     stat = query["MetricStat"]
-                    values[query["Id"]] = metric_value(stat["Metric"]["MetricName"], stat["Stat"], datapoint)
+                    values[query["Id"]] = value_of(stat["Metric"], stat["Stat"], datapoint)
             for query in d["Metrics"]:
                 if "Expression" in query:
                     values[query["Id"]] = metric_math.evaluate(query["Expression"], values)
@@ -83,7 +96,7 @@ class Alarm:
                     result = values.get(query["Id"])
             return result
         statistic = d.get("ExtendedStatistic") or d.get("Statistic", "Average")
-        return metric_value(d["MetricName"], statistic, datapoint)
+        return value_of(d, statistic, datapoint)
 
     def judge(self, window: list[Value]) -> tuple[str, str]:
         """The state over the last ``periods`` values, oldest first (None: no datapoint)."""
@@ -111,7 +124,8 @@ class AlarmEvaluator:
     def __init__(self, definitions: list[dict[str, Any]], on_change: Callable[[str, str, str, str], None],
                  clock: VirtualClock, seed: int = 0, lag: tuple[float, float] = METRIC_LAG,
                  on_visible: Callable[[int, Mapping[str, Any]], None] = lambda period, datapoint: None):
-        self.alarms = [Alarm(d["AlarmName"], d, d.get("StateValue", "INSUFFICIENT_DATA")) for d in definitions]
+        self.alarms = [Alarm(d["AlarmName"], d, d.get("StateValue", "INSUFFICIENT_DATA")) for d in definitions
+                       if not is_probe_alarm(d)]  # those are judged every 10 seconds (ProbeAlarmEvaluator)
         self.on_change, self.clock, self.lag, self.on_visible = on_change, clock, lag, on_visible
         self.rng = random.Random(f"{seed}/metric-lag")  # noqa: S311 - a reproducible simulation
         self.visible: dict[int, Mapping[str, Any]] = {}
@@ -160,3 +174,91 @@ class AlarmEvaluator:
 
     def states(self) -> dict[str, str]:
         return {a.name: a.state for a in self.alarms}
+
+
+def is_probe_alarm(definition: Mapping[str, Any]) -> bool:
+    """An alarm on the probes' metrics (it is judged every 10 seconds, not every minute)."""
+    metrics = [definition] if "MetricName" in definition else [
+        q["MetricStat"]["Metric"] for q in definition.get("Metrics", []) if "MetricStat" in q]
+    return any(m.get("Namespace") == PROBE_NAMESPACE for m in metrics)
+
+
+def _key(metric: Mapping[str, Any]) -> tuple[str, frozenset[tuple[str, str]]]:
+    return str(metric["MetricName"]), frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+
+
+def statistic_of(values: list[float], statistic: str) -> Value:
+    """CloudWatch's statistic over one period's values (None: no datapoint)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if statistic == "Sum":
+        return float(sum(values))
+    if statistic == "SampleCount":
+        return float(len(values))
+    if statistic == "Maximum":
+        return ordered[-1]
+    if statistic == "Minimum":
+        return ordered[0]
+    if statistic.startswith("p"):
+        rank = max(0, min(len(ordered) - 1, math.ceil(float(statistic[1:]) / 100 * len(ordered)) - 1))  # nearest rank
+        return ordered[rank]
+    return float(sum(values) / len(values))
+
+
+class ProbeAlarmEvaluator:
+    """The alarms on ``Cutover/Probes``, judged every 10 seconds over 10-second periods on the
+    datapoints the probe function put (``put``, hooked on the embedded CloudWatch), each visible
+    ``PROBE_LAG`` after it was put. ``on_change`` hears each state change."""
+
+    def __init__(self, definitions: list[dict[str, Any]], on_change: Callable[[str, str, str, str], None],
+                 clock: VirtualClock, seed: int = 0, lag: tuple[float, float] = PROBE_LAG):
+        self.alarms = [Alarm(d["AlarmName"], d, d.get("StateValue", "INSUFFICIENT_DATA"))
+                       for d in definitions if is_probe_alarm(d)]
+        self.on_change, self.clock, self.lag = on_change, clock, lag
+        self.rng = random.Random(f"{seed}/probe-lag")  # noqa: S311 - a reproducible simulation
+        # period -> (metric name, dimensions) -> the values visible
+        self.visible: dict[int, dict[tuple[str, frozenset[tuple[str, str]]], list[float]]] = {}
+
+    def start(self) -> None:
+        if self.alarms:
+            self.clock.call_at(PROBE_PERIOD / 2, self._tick)
+
+    def put(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        """What PutMetricData received (moto's backend, with its naive UTC or aware timestamps)."""
+        if namespace != PROBE_NAMESPACE or not self.alarms:
+            return
+        arrived: list[tuple[int, tuple[str, frozenset[tuple[str, str]]], list[float]]] = []
+        for datum in data:
+            stamp = datum.get("Timestamp")
+            moment = _as_elapsed(stamp, self.clock) if stamp is not None else self.clock.elapsed
+            values = [float(v) for v in datum.get("Values") or [datum.get("Value", 0)]]
+            arrived.append((int(moment // PROBE_PERIOD), _key(datum), values))
+
+        def show() -> None:
+            for period, key, values in arrived:
+                self.visible.setdefault(period, {}).setdefault(key, []).extend(values)
+
+        self.clock.call_at(self.clock.elapsed + self.rng.uniform(*self.lag), show)
+
+    def _value_of(self, metric: Mapping[str, Any], statistic: str, bucket: Mapping[Any, list[float]]) -> Value:
+        return statistic_of(bucket.get(_key(metric), []), statistic)
+
+    def _tick(self) -> None:
+        newest = int(self.clock.elapsed // PROBE_PERIOD) - 1
+        for alarm in self.alarms:
+            window = [alarm.value(self.visible[p], self._value_of) if p in self.visible else None
+                      for p in range(newest - alarm.periods + 1, newest + 1) if p >= 0]
+            if window:
+                new, reason = alarm.judge(window)
+                if new != alarm.state:
+                    old, alarm.state = alarm.state, new
+                    self.on_change(alarm.name, old, new, reason)
+        self.clock.call_at(self.clock.elapsed + PROBE_PERIOD, self._tick)
+
+
+def _as_elapsed(stamp: Any, clock: VirtualClock) -> float:
+    moment = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - clock.start).total_seconds()

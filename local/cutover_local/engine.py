@@ -44,6 +44,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,9 +53,11 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore import endpoint as botocore_endpoint
+from botocore.awsrequest import AWSResponse
 from botocore.retries import standard as botocore_retries
 from moto import mock_aws
 from moto.awslambda import models as lambda_models
+from moto.cloudwatch import models as cloudwatch_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -63,7 +66,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 
 from cutover import clock as domain_clock
-from cutover import readiness
+from cutover import probes, readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 
@@ -147,6 +150,7 @@ class _Function:
     environment: dict[str, str]
     timeout: float = 3.0
     on_failure: tuple[str, str] | None = None  # (kind, ARN): "destination" or "dlq"
+    retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts: Lambda's retries of an asynchronous event
 
 
 @dataclass
@@ -178,6 +182,92 @@ class Killed(BaseException):  # noqa: N818 - what happens to the process, not an
     def __init__(self, why: str, timed_out: bool) -> None:
         super().__init__(why)
         self.timed_out = timed_out
+
+
+@dataclass
+class _Closed(BaseException):  # noqa: N818 - the engine ending under a paused invocation, not an error
+    """Raised in an invocation paused inside (``Engine.pause``) when its engine closes."""
+
+
+class TurnLock:
+    """The engine's one-invocation-at-a-time lock: re-entrant, and its holder can lend it to an
+    invocation run beside the others (``Engine.detach``) while it waits for that one, so that no
+    third thread can take the turn in between (which thread got it would decide the order of
+    events, and a seed must give one order). A borrower gives it back when it pauses inside, or
+    by releasing its last hold when it ends."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._count = 0
+        self._loans: list[tuple[int | None, int]] = []  # the lenders' holds, innermost last
+
+    def acquire(self, blocking: bool = True) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._count += 1
+                return True
+            if not blocking and self._owner is not None:
+                return False
+            while self._owner is not None:
+                self._cond.wait()
+            self._owner, self._count = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            assert self._owner == threading.get_ident(), "released by a thread that does not hold it"
+            self._count -= 1
+            if self._count == 0:
+                self._owner, self._count = self._loans.pop() if self._loans else (None, 0)
+                self._cond.notify_all()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def lend(self, to: int, count: int = 0) -> None:
+        """The holder lends its turn to thread ``to`` (which holds it ``count`` times)."""
+        with self._cond:
+            assert self._owner == threading.get_ident(), "only the holder lends"
+            self._loans.append((self._owner, self._count))
+            self._owner, self._count = to, count
+
+    def give_back(self) -> int:
+        """The borrower, pausing, hands the turn back to its lender; returns its own holds."""
+        with self._cond:
+            held, (self._owner, self._count) = self._count, self._loans.pop()
+            self._cond.notify_all()
+            return held
+
+    # what ``start_now`` uses, as on ``threading.RLock``
+    def _is_owned(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def _release_save(self) -> int:
+        with self._cond:
+            held, self._owner, self._count = self._count, None, 0
+            self._cond.notify_all()
+            return held
+
+    def _acquire_restore(self, held: int) -> None:
+        self.acquire()
+        with self._cond:
+            self._count = held
+
+
+@dataclass(eq=False)
+class _Fiber:
+    """An invocation running beside the others (``Engine.detach``): it runs only while the thread
+    that handed it control waits, and hands control back when it pauses or ends."""
+
+    resume: threading.Event = field(default_factory=threading.Event)
+    yielded: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    held: int = 0  # its holds of the engine's turn when it paused
 
 
 @dataclass
@@ -228,7 +318,7 @@ class Engine:
     status_events_dropped: int = 0
     scheduled: list[tuple[str, float]] = field(default_factory=list)  # (schedule, virtual seconds) fired
     # One Lambda invocation at a time: each applies its function's environment to the process.
-    _invoking: Any = field(default_factory=threading.RLock)
+    _invoking: TurnLock = field(default_factory=TurnLock)
     _local: threading.local = field(default_factory=threading.local)
     stack: Stack | None = None
     events: EventBus | None = None
@@ -245,6 +335,12 @@ class Engine:
     _held_idle: threading.Event = field(default_factory=threading.Event)
     _handed_back: threading.Event = field(default_factory=threading.Event)
     _exits: list[Callable[[], None]] = field(default_factory=list)
+    _fibers: set[Any] = field(default_factory=set)  # invocations paused inside (``pause``)
+    _closing: bool = False
+    # the probe function's requests: the origins' model (False) or real HTTPS to them (True)
+    real_probes: bool = False
+    # called with (namespace, datums) for every PutMetricData the embedded CloudWatch takes
+    on_metric_data: list[Callable[[str, list[dict[str, Any]]], None]] = field(default_factory=list)
 
     def rng(self, purpose: str) -> random.Random:
         """A random stream of its own for each purpose, from the engine's seed."""
@@ -263,6 +359,8 @@ class Engine:
         self._exits.append(mock.stop)
         domain_clock.set_source(self.clock)
         self._exits.append(lambda: domain_clock.set_source(None))
+        domain_clock.set_sleeper(self.pause)
+        self._exits.append(lambda: domain_clock.set_sleeper(None))
         clients.reset()
         self._exits.append(clients.reset)
         if self.harsh.route53_rate > 0:
@@ -278,6 +376,8 @@ class Engine:
         core.register_component("data_loader", _SHARED_LOADER)
         boto3.setup_default_session(botocore_session=core)
         boto3.DEFAULT_SESSION.events.register("before-call", self._on_api_call)
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build.cloudwatch.PutMetricData", _keep_params)
+        boto3.DEFAULT_SESSION.events.register("before-call.cloudwatch.PutMetricData", self._put_metric_data_in_process)
         patches = Patches()
         self._exits.append(patches.undo)
         virtual_time = _VirtualTime(self)
@@ -310,6 +410,19 @@ class Engine:
         self._exits.append(self.health_checks.uninstall)
         patches.set(readiness, "system_resolver", self.origins.resolve)
         patches.set(readiness, "CA_BUNDLE", self.origins.cafile)
+        taken = cloudwatch_models.CloudWatchBackend.put_metric_data
+        engine = self
+
+        def put_metric_data(backend: Any, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+            taken(backend, namespace, metric_data)
+            for listener in list(engine.on_metric_data):
+                listener(namespace, metric_data)
+
+        patches.set(cloudwatch_models.CloudWatchBackend, "put_metric_data", put_metric_data)
+        if not self.real_probes:  # the probe's requests answered by the origins' model, in order
+            self.origins.probe_rng.seed(f"{self.seed}/probes")
+            patches.set(probes, "SEND", self.origins.as_probe)
+            patches.set(probes, "PARALLEL", False)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -321,16 +434,18 @@ class Engine:
     def _stop_all(self, timeout: float = 5.0) -> None:
         """End every execution still running, and wait for its thread: an execution must not
         outlive its engine (its thread would invoke functions in the next engine of the process)."""
-        if self.sfn is None:
-            return
-        running = self.sfn._running()
-        for execution in running:
-            self.sfn.end(execution, "ABORTED", "EngineClosed", "the local engine was closed", announce=False)
-        deadline = time.monotonic() + timeout
-        for execution in running:
-            thread = getattr(execution.exec_worker, "_engine_thread", None)
-            if thread is not None:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        self._closing = True
+        if self.sfn is not None:
+            running = self.sfn._running()
+            for execution in running:
+                self.sfn.end(execution, "ABORTED", "EngineClosed", "the local engine was closed", announce=False)
+            deadline = time.monotonic() + timeout
+            for execution in running:
+                thread = getattr(execution.exec_worker, "_engine_thread", None)
+                if thread is not None:
+                    thread.join(max(0.0, deadline - time.monotonic()))
+        for fiber in list(self._fibers):  # an invocation paused inside ends with its engine
+            self._hand_to(fiber, fiber.held)
 
     # deploy ------------------------------------------------------------------------------
     def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local",
@@ -387,7 +502,8 @@ class Engine:
             )
             functions_by_logical[logical] = _Function(
                 logical, name, _load_handler(PROJECT_ROOT / props["CodeUri"], props["Handler"]), environment,
-                timeout, _on_failure(props, lambda value: resolve(value, refs, attrs)))
+                timeout, _on_failure(props, lambda value: resolve(value, refs, attrs)),
+                int((props.get("EventInvokeConfig") or {}).get("MaximumRetryAttempts", 2)))
 
         machine = resources["CutoverStateMachine"]["Properties"]
         substitutions = {k: resolve(v, refs, attrs) for k, v in machine["DefinitionSubstitutions"].items()}
@@ -413,9 +529,10 @@ class Engine:
         """EventBridge invokes a scheduled function every period (asynchronously, as for any rule)."""
         def fire() -> None:
             self.scheduled.append((schedule.name, self.clock.elapsed))
-            with self.outside():
-                self.invoke_async(schedule.target, scheduled_event(schedule, self.clock.now(), ACCOUNT, REGION))
             self.clock.call_at(self.clock.elapsed + schedule.period_seconds, fire)
+            with self.outside():
+                self.invoke_async(schedule.target, scheduled_event(schedule, self.clock.now(), ACCOUNT, REGION),
+                                  detached=True)
 
         self.clock.call_at(self.clock.elapsed + schedule.period_seconds, fire)
 
@@ -515,18 +632,23 @@ class Engine:
     def _record_drop(self, event: dict[str, Any]) -> None:
         self.status_events_dropped += 1
 
-    def invoke_async(self, function_name: str, event: dict[str, Any], attempt: int = 1) -> None:
-        """Invoke as Lambda does for EventBridge: on error, two retries, then the on-failure
-        destination or dead-letter queue, or the event is dropped."""
+    def invoke_async(self, function_name: str, event: dict[str, Any], attempt: int = 1, detached: bool = False) -> None:
+        """Invoke as Lambda does for EventBridge: on error, two retries (or the function's
+        ``MaximumRetryAttempts``), then the on-failure destination or dead-letter queue, or the
+        event is dropped. ``detached``: the invocation runs beside the others (``detach``)."""
+        if detached:
+            self.detach(lambda: self.invoke_async(function_name, event, attempt))
+            return
         payload, errored = self._run(function_name, event)
         if not errored:
             return
-        if attempt <= len(self.harsh.async_retry_after):
-            delay = self.harsh.async_retry_after[attempt - 1] * self._retry_rng.uniform(0.9, 1.1)
-            self.clock.call_at(self.clock.elapsed + delay, lambda: self.invoke_async(function_name, event, attempt + 1))
-            return
         assert self.stack is not None
         target = self.stack.functions[function_name]
+        if attempt <= min(target.retries, len(self.harsh.async_retry_after)):
+            delay = self.harsh.async_retry_after[attempt - 1] * self._retry_rng.uniform(0.9, 1.1)
+            self.clock.call_at(self.clock.elapsed + delay,
+                               lambda: self.invoke_async(function_name, event, attempt + 1, detached=True))
+            return
         if target.on_failure is None:
             self.async_dropped.append((target.logical_id, event))
             return
@@ -618,6 +740,56 @@ class Engine:
             self._handed_back.set()
         return arn
 
+    def detach(self, action: Callable[[], None]) -> None:
+        """Run ``action`` (an asynchronous invocation) as Lambda runs a concurrent one. It runs on
+        a thread of its own, but only while this thread waits for it: until it pauses inside
+        (``pause``, a function waiting between its rounds) or ends. A pause hands time back, and a
+        timer at its end resumes it at that virtual moment, so a function that waits inside never
+        holds up the others, and one clock still moves one invocation at a time."""
+        fiber = _Fiber()
+
+        def body() -> None:
+            self._local.fiber = fiber
+            fiber.resume.wait()
+            try:
+                if not self._closing:
+                    action()
+            except _Closed:
+                pass
+            finally:
+                self._fibers.discard(fiber)
+                fiber.yielded.set()
+
+        fiber.thread = threading.Thread(target=body, name="lambda-async", daemon=True)
+        self._fibers.add(fiber)
+        fiber.thread.start()
+        self._hand_to(fiber)
+
+    def _hand_to(self, fiber: _Fiber, held: int = 0) -> None:
+        """Lend ``fiber`` this thread's turn until it pauses or ends."""
+        assert fiber.thread is not None and fiber.thread.ident is not None
+        with self._invoking:
+            self._invoking.lend(fiber.thread.ident, held)
+            fiber.yielded.clear()
+            fiber.resume.set()
+            fiber.yielded.wait()
+
+    def pause(self, seconds: float) -> None:
+        """A wait inside a function (``cutover.clock.sleep``). In an invocation run beside the
+        others (``detach``) the others run and time moves on meanwhile, and a timer resumes it at
+        its moment; anywhere else, and past the function's timeout, it is time spent (``spend``)."""
+        fiber, frame = getattr(self._local, "fiber", None), self._frame()
+        if fiber is None or frame is None or (self.harsh.lambda_timeouts and self.clock.elapsed + seconds >= frame.deadline):
+            self.spend(seconds)
+            return
+        held = fiber.held = self._invoking.give_back()
+        self.clock.call_at(self.clock.elapsed + seconds, lambda: self._hand_to(fiber, held))
+        fiber.resume.clear()
+        fiber.yielded.set()
+        fiber.resume.wait()
+        if self._closing:
+            raise _Closed
+
     def spend(self, seconds: float) -> None:
         """Time passes on this thread (an SDK backoff, a retry interval, a hang): inside a
         function, past its timeout, the invocation is killed at its deadline."""
@@ -649,6 +821,21 @@ class Engine:
         for hook in list(self.before_call):
             with self.outside():
                 hook(site)
+
+    def _put_metric_data_in_process(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        """PutMetricData (the probe's, every round) handed to the embedded CloudWatch in process:
+        validated and serialized by botocore like any call, counted and hooked like any call
+        (``_on_api_call``), but without moto parsing the request again (most of its cost). While
+        an injected CloudWatch outage covers the moment, it takes the ordinary way and meets it."""
+        kept = context.get("cutover_engine_params")
+        if kept is None or any(o.covers("cloudwatch", model.name, self.clock.elapsed) for o in self.outages):
+            return None
+        self._on_api_call(model)
+        data = [{**datum, "Timestamp": _naive_utc(datum["Timestamp"])} if "Timestamp" in datum else dict(datum)
+                for datum in kept["MetricData"]]
+        cloudwatch_models.cloudwatch_backends[ACCOUNT][REGION].put_metric_data(kept["Namespace"], data)
+        return AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None), {
+            "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "local"}}
 
     def _record(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
@@ -737,6 +924,18 @@ def _seeded_delay(rng: random.Random) -> Callable[[Any, Any], float]:
         return original(backoff, context)
 
     return delay_amount
+
+
+def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """The call's own parameters, for a handler of its ``before-call`` (which sees them serialized)."""
+    context["cutover_engine_params"] = params
+
+
+def _naive_utc(moment: Any) -> Any:
+    """A timestamp as the embedded CloudWatch keeps it (naive UTC)."""
+    if hasattr(moment, "tzinfo") and moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _on_failure(props: dict[str, Any], resolve_value: Callable[[Any], Any]) -> tuple[str, str] | None:

@@ -15,6 +15,8 @@ virtual clock (503 while the load balancer has no healthy target).
 
 from __future__ import annotations
 
+import math
+import random
 import ssl
 import tempfile
 import threading
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+
+from cutover import readiness
 
 CERTIFICATES = ("valid", "wrong-name", "expired")
 
@@ -132,6 +136,10 @@ class Origins:
         self.heroku = Origin(self.ca)
         self.aws = Origin(self.ca)
         self.routes: dict[str, Origin] = {}
+        # how each origin treats requests now, for the probes' model: "aws" or "heroku" ->
+        # (error rate, p99 seconds). A rehearsal's traffic sets it from its scenario.
+        self.behaviour: Any = lambda origin: (0.0, 0.25)
+        self.probe_rng = random.Random(0)  # noqa: S311 - a reproducible simulation; the engine seeds it
 
     def route(self, target: str, origin: str) -> None:
         self.routes[target] = self.aws if origin == "aws" else self.heroku
@@ -171,6 +179,28 @@ class Origins:
         if not 200 <= status < 400:
             return False, f"Failure: HTTP Status Code {status}"
         return True, f"Success: HTTP Status Code {status}, OK"
+
+    def as_probe(self, name: str, target: str, origin: str, spec: readiness.Spec) -> readiness.Result:
+        """What one probe request meets (``probes.SEND`` in the engine), without a request: the
+        target must resolve, the origin's certificate must be valid for the name, then the
+        origin's status decides, and an answer that is not a 5XX is one with the origin's error
+        rate of the moment; the latency is drawn with the origin's p99 of the moment (a
+        lognormal whose median is a third of it) plus its delay. Past the timeout: timed out."""
+        where = self.origin_for(target)
+        if where is None:
+            return readiness.Result(name, origin, target, "dns", f"{target} does not resolve")
+        if where.certificate != "valid":
+            return readiness.Result(name, origin, target, "certificate", f"the certificate is {where.certificate}")
+        error_rate, p99 = self.behaviour("aws" if where is self.aws else "heroku")
+        rng = self.probe_rng
+        seconds = where.delay + (p99 / 3) * math.exp(0.472 * rng.gauss(0, 1))
+        if seconds >= spec.timeout:
+            return readiness.Result(name, origin, target, "http", f"no answer within {spec.timeout}s", timed_out=True)
+        status = where.answer(name)
+        if status < 500 and rng.random() < error_rate:
+            status = 500
+        failed = None if readiness.status_expected(status, spec.expect) else "http"
+        return readiness.Result(name, origin, target, failed, f"HTTP {status}", status=status, seconds=seconds)
 
     def close(self) -> None:
         self.heroku.close()

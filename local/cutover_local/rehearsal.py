@@ -20,7 +20,7 @@ from cutover.plan import parse_plan
 from cutover.steps import describe_error
 
 from . import seed
-from .alarm_eval import AlarmEvaluator
+from .alarm_eval import AlarmEvaluator, ProbeAlarmEvaluator
 from .engine import ACCOUNT, REGION, SETTLE_SECONDS, Engine, Invocation
 from .eventbridge import alarm_state_change
 from .health_checks import HealthCheck, dns_shares
@@ -154,6 +154,9 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         evaluator = AlarmEvaluator(definitions, alarm_changed, engine.clock, seed_value,
                                    on_visible=lambda period, datapoint: publish(datapoint, engine.clock.start + timedelta(minutes=period)))
         evaluator.start()
+        probe_alarms = ProbeAlarmEvaluator(definitions, alarm_changed, engine.clock, seed_value)
+        engine.on_metric_data.append(probe_alarms.put)
+        probe_alarms.start()
         first = parsed.names[0]
 
         def served() -> tuple[int, float, float] | None:
@@ -171,6 +174,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         simulator = TrafficSimulator(engine.clock, served, effects, timeline.stage_started,
                                      seed_value, on_minute=[evaluator.ended], aws_origin=engine.origins.aws)
         simulator.start()
+        engine.origins.behaviour = simulator.behaviour
         engine.on_invocation.append(lambda inv: _progress(inv, timeline, note))
         cutover_id = f"rehearsal-{scenario.name}"
         world = World(engine, zone_id, list(parsed.names), cutover_id, raw, alarms, note, _subscribe(engine),

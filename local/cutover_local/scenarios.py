@@ -19,6 +19,10 @@ from cutover.durations import parse_duration
 from .origins import CERTIFICATES
 from .traffic import Effect
 
+# the example alarms (examples/alarms.yaml): on the load balancer's one-minute metrics, and on the
+# probe's 10-second ones (a test of one layer alone rehearses without the other)
+LOAD_BALANCER_ALARMS = ("shop-5xx-rate", "shop-elb-5xx", "shop-unhealthy-targets", "shop-p99-latency")
+PROBE_ALARMS = ("shop-probe-errors", "shop-probe-latency")
 DEFAULT_PLAN: dict[str, Any] = {
     "hosted_zone_id": "ZREHEARSAL",
     "records": ["www.shop.example.com"],
@@ -26,7 +30,7 @@ DEFAULT_PLAN: dict[str, Any] = {
     "aws": {"target": "shop-alb-123456789.us-east-1.elb.amazonaws.com"},
     "ttl": {"during": 60},
     "stages": [{"weight": 10, "bake": "10m"}, {"weight": 50, "bake": "20m"}, {"weight": 100, "bake": "30m"}],
-    "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-unhealthy-targets", "shop-p99-latency"],
+    "alarms": [*LOAD_BALANCER_ALARMS, *PROBE_ALARMS],
     "insufficient_data": "wait",
     "watch": "10m",  # a rehearsal watches 10 minutes at 100% (the default is 24 h), then commits
 }
@@ -88,8 +92,8 @@ BUILT_IN: dict[str, Scenario] = {
         ),
         Scenario(
             "alb-no-healthy-targets",
-            "The load balancer loses its last healthy target 2 minutes into stage 1 and answers 503 itself: the Route 53 "
-            "health check drains AWS by DNS within its failure time, then the load balancer alarms roll back.",
+            "The load balancer loses its last healthy target 2 minutes into stage 1 and answers 503 itself: the probes' "
+            "alarm rolls back within a minute (without it, the Route 53 health check drains AWS by DNS within 90 s).",
             traffic=(Effect("aws", stage=1, after=120, unhealthy=True),),
         ),
         Scenario(
@@ -109,7 +113,7 @@ BUILT_IN: dict[str, Scenario] = {
         Scenario(
             "late-regression",
             "AWS passes every stage, then loses its healthy targets 3 hours after reaching 100%, during a 4-hour watch: "
-            "Route 53 drains it by DNS and the watch's alarms roll back to Heroku.",
+            "the watch's probe alarm rolls back to Heroku within a minute.",
             plan={**copy.deepcopy(DEFAULT_PLAN), "watch": "4h"},
             traffic=(Effect("aws", stage=3, after=3 * 3600, unhealthy=True),),
         ),

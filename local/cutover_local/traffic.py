@@ -99,6 +99,14 @@ class TrafficSimulator:
         self._ignoring = 0.0
         self._minute = self._empty()
         self._ticks = 0
+        self._dns_aws_percent = 0.0  # what DNS sent to AWS at the last tick
+
+    def behaviour(self, origin: str) -> tuple[float, float]:
+        """How ``origin`` treats a request now: (error rate, p99 seconds), as the scenario says
+        (the probes' model of the origins asks; a load balancer without healthy targets answers
+        503 through the origin's status)."""
+        error_rate, p99, _, _ = self._behaviour(origin, self.clock.elapsed, self._dns_aws_percent)
+        return error_rate, p99
 
     def start(self) -> None:
         self.clock.call_at(self.config.tick, self._tick)
@@ -138,6 +146,7 @@ class TrafficSimulator:
         served = self.served()
         ttl, heroku_w, aws_w = served if served else (300, 1, 0)
         p = aws_w / (heroku_w + aws_w) if heroku_w + aws_w else 0.0
+        self._dns_aws_percent = 100 * p
         self._honouring += min(1.0, dt / max(ttl, 1)) * (p - self._honouring)
         self._ignoring += min(1.0, dt / self.config.ignore_ttl_hold) * (p - self._ignoring)
         q = self.config.ignore_ttl_share

@@ -9,7 +9,7 @@ from cutover.adapters.store import Store
 from cutover_local.engine import ACCOUNT, REGION, Harshness
 from cutover_local.eventbridge import alarm_state_change
 from cutover_local.rehearsal import rehearse
-from cutover_local.scenarios import Scenario
+from cutover_local.scenarios import DEFAULT_PLAN, LOAD_BALANCER_ALARMS, Scenario
 from cutover_local.traffic import Effect
 from tests.integration.test_state_machine import at_virtual_second, weights
 from tests.support import ALARMS, NAME, plan
@@ -22,8 +22,13 @@ def deliver_alarm(engine, alarm: str = ALARMS[0]) -> None:
     engine.events.put(alarm_state_change(described, "OK", "ALARM", "5xx 9%", engine.clock.now(), ACCOUNT, REGION))
 
 
+# the load balancer alarms alone (the probes' alarms see these breaches sooner: test_rehearse_cli.py)
+LOAD_BALANCER_ONLY = {**DEFAULT_PLAN, "alarms": list(LOAD_BALANCER_ALARMS)}
+
+
 def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_alarm_evaluation():
-    scenario = Scenario("breach-at-3m", "", traffic=(Effect("aws", stage=1, after=180, error_rate=0.2),))
+    scenario = Scenario("breach-at-3m", "", plan=LOAD_BALANCER_ONLY,
+                        traffic=(Effect("aws", stage=1, after=180, error_rate=0.2),))
     result, timeline = rehearse(scenario, say=lambda line: None)
     assert result["status"] == "ROLLED_BACK"
     fault_at = timeline.stage_started[1] + 180
@@ -41,7 +46,8 @@ def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_ala
 def test_errors_in_the_last_minutes_of_the_last_bake_are_seen_before_the_cutover_is_declared_done():
     """Datapoints of the bake's last minutes become visible after it ends: the stage is judged once
     they are (metric_delay), and the watch lasts until then, so the cutover does not end on AWS."""
-    late = Scenario("late-breach", "", traffic=(Effect("aws", stage=3, after=30 * 60 - 90, error_rate=0.3),))
+    late = Scenario("late-breach", "", plan=LOAD_BALANCER_ONLY,
+                    traffic=(Effect("aws", stage=3, after=30 * 60 - 90, error_rate=0.3),))
     result, timeline = rehearse(late, say=lambda line: None)
     assert result["status"] == "ROLLED_BACK", result["status"]
     assert result["final_weights"]["aws"] == 0

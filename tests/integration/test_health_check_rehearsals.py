@@ -6,10 +6,15 @@ from __future__ import annotations
 import pytest
 
 from cutover_local.rehearsal import rehearse
-from cutover_local.scenarios import BUILT_IN
+from cutover_local.scenarios import BUILT_IN, DEFAULT_PLAN, LOAD_BALANCER_ALARMS
 
 # the plan's defaults: a checker every 30 s, 3 failures in a row
 FAILURE_SECONDS = 30 * 3
+
+
+# the health check against the load balancer alarms alone (the probes' alarms roll back before
+# the health check's failure time: the last test)
+LOAD_BALANCER_ONLY = {**DEFAULT_PLAN, "alarms": list(LOAD_BALANCER_ALARMS)}
 
 
 def quiet(_: str) -> None:
@@ -40,7 +45,7 @@ def test_with_the_control_plane_down_route53_alone_sends_every_answer_to_heroku_
 
 
 def test_with_no_healthy_target_the_health_check_drains_aws_before_the_alarms_roll_back():
-    result, timeline = rehearse(BUILT_IN["alb-no-healthy-targets"], say=quiet)
+    result, timeline = rehearse(BUILT_IN["alb-no-healthy-targets"], plan=LOAD_BALANCER_ONLY, say=quiet)
     health = result["detection"]["health_check"]
     assert result["status"] == "ROLLED_BACK" and health["seconds_to_dns_heroku_only"] <= FAILURE_SECONDS + 30
     assert health["unhealthy_at"] < timeline.rollback_submitted_at
@@ -55,7 +60,8 @@ def test_aws_breaking_during_the_watch_at_100_percent_is_drained_by_route53_then
 
     # stage 3's bake, metric_delay and the TTL restore take 35 minutes: AWS breaks a minute into
     # the rehearsal's 10-minute watch
-    breaks = Scenario("late-regression", "", traffic=(Effect("aws", stage=3, after=2160, unhealthy=True),))
+    breaks = Scenario("late-regression", "", plan=LOAD_BALANCER_ONLY,
+                      traffic=(Effect("aws", stage=3, after=2160, unhealthy=True),))
     result, timeline = rehearse(breaks, say=quiet)
     watched_at = next(t for t, line in timeline.events if line.startswith("at AWS 100%, watched until"))
     health = result["detection"]["health_check"]
@@ -63,3 +69,10 @@ def test_aws_breaking_during_the_watch_at_100_percent_is_drained_by_route53_then
     assert 0 < health["seconds_to_dns_heroku_only"] <= FAILURE_SECONDS + 30
     assert result["status"] == "ROLLED_BACK" and result["final_weights"] == {"heroku": 100, "aws": 0}
     assert result["stages_completed"] == 3
+
+
+def test_with_the_probes_alarm_an_origin_without_healthy_targets_is_rolled_back_before_the_health_check_fails():
+    result, timeline = rehearse(BUILT_IN["alb-no-healthy-targets"], say=quiet)
+    broke = timeline.stage_started[1] + 120
+    assert result["rollback"]["alarm"] == "shop-probe-errors"
+    assert timeline.rollback_insync_at - broke < FAILURE_SECONDS, "Heroku INSYNC before the checkers would drain AWS"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from cutover_cli.main import main
-from cutover_local.scenarios import BUILT_IN, DEFAULT_PLAN
+from cutover_local.scenarios import BUILT_IN, DEFAULT_PLAN, LOAD_BALANCER_ALARMS
 
 
 def run_json(capsys, *args: str) -> tuple[int, dict]:
@@ -23,21 +23,24 @@ def run_json(capsys, *args: str) -> tuple[int, dict]:
 # every built-in scenario: (status, stages passed, the alarm that caused the rollback)
 EXPECTED = {
     "healthy": ("SUCCEEDED", 3, None),
-    "errors-at-10": ("ROLLED_BACK", 0, "shop-5xx-rate"),
-    "latency-at-50": ("ROLLED_BACK", 1, "shop-p99-latency"),
-    # The ALB answers 503 itself: no target 5XX, no response time, no RequestCount; only the
-    # example alarms on target health and on the load balancer's own 5XX see it (target health
-    # first; the next test rehearses it without that alarm).
-    "aws-down": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
-    # the Route 53 health check drains AWS by DNS first (tests below), then the alarms roll back
-    "alb-no-healthy-targets": ("ROLLED_BACK", 0, "shop-unhealthy-targets"),
+    # the probes see 8% of their requests fail within a minute, before the load balancer's
+    # one-minute datapoints are visible (tests below rehearse the load balancer alarms alone)
+    "errors-at-10": ("ROLLED_BACK", 0, "shop-probe-errors"),
+    "latency-at-50": ("ROLLED_BACK", 1, "shop-probe-latency"),
+    # The ALB answers 503 itself: no target 5XX, no response time, no RequestCount; the probes
+    # get the 503s; of the load balancer alarms only those on target health and on the load
+    # balancer's own 5XX see it (the next test rehearses them without the probes).
+    "aws-down": ("ROLLED_BACK", 0, "shop-probe-errors"),
+    # the probes' alarm within a minute; without it the Route 53 health check drains AWS by DNS
+    # first (test_health_check_rehearsals.py), then the load balancer alarms roll back
+    "alb-no-healthy-targets": ("ROLLED_BACK", 0, "shop-probe-errors"),
     # every stage passes; AWS breaks 3 hours into the 4-hour watch: the watch's alarms roll back
-    "late-regression": ("ROLLED_BACK", 3, "shop-unhealthy-targets"),
+    "late-regression": ("ROLLED_BACK", 3, "shop-probe-errors"),
     # the users DNS sends to AWS reach another load balancer: no alarm moves, no requests arrive
     "wrong-target": ("ROLLED_BACK", 0, "TrafficNotArriving"),
     # every function fails for 30 minutes: the rollback comes once they are back
     "control-plane-down": ("ROLLED_BACK", 0, "Lambda.ServiceException"),
-    "breach-recovers": ("ROLLED_BACK", 0, "shop-5xx-rate"),
+    "breach-recovers": ("ROLLED_BACK", 0, "shop-probe-errors"),
     "route53-throttling": ("SUCCEEDED", 3, None),
     "lambda-fault": ("SUCCEEDED", 3, None),
     "manual-gate": ("SUCCEEDED", 3, None),
@@ -51,6 +54,16 @@ def test_the_load_balancers_own_5xx_alone_see_an_origin_without_healthy_targets(
     path.write_text(yaml.safe_dump({**DEFAULT_PLAN, "alarms": ["shop-5xx-rate", "shop-elb-5xx", "shop-p99-latency"]}))
     code, result = run_json(capsys, "--scenario", "aws-down", "--plan", str(path))
     assert code == 3 and result["rollback"]["alarm"] == "shop-elb-5xx"
+
+
+@pytest.mark.parametrize(("scenario", "alarm"), [("errors-at-10", "shop-5xx-rate"), ("aws-down", "shop-unhealthy-targets")])
+def test_without_the_probes_alarms_the_load_balancer_alarms_roll_back_minutes_later(capsys, tmp_path, scenario, alarm):
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({**DEFAULT_PLAN, "alarms": list(LOAD_BALANCER_ALARMS)}))
+    _, alone = run_json(capsys, "--scenario", scenario, "--plan", str(path))
+    _, probed = run_json(capsys, "--scenario", scenario)
+    assert alone["rollback"]["alarm"] == alarm and probed["rollback"]["alarm"] == "shop-probe-errors"
+    assert probed["virtual_seconds"] < alone["virtual_seconds"], "the probes roll back sooner"
 
 
 def test_a_certificate_that_does_not_cover_the_name_is_refused_before_anything_changes(capsys):
@@ -138,7 +151,7 @@ def test_a_scenario_file_changes_an_origin_relative_to_a_stage(capsys, tmp_path)
     path.write_text(yaml.safe_dump({"name": "late", "traffic": [{"origin": "aws", "stage": 3, "after": "5m", "error_rate": 0.2}]}))
     code, result = run_json(capsys, "--scenario", str(path))
     assert code == 3 and result["stages_completed"] == 2
-    assert result["rollback"]["alarm"] == "shop-5xx-rate"
+    assert result["rollback"]["alarm"] == "shop-probe-errors"
 
 
 def test_errors_on_heroku_do_not_stop_the_cutover(capsys, tmp_path):

@@ -18,6 +18,9 @@ TASK_TOKEN = {"PromoteFunction": {"states:SendTaskSuccess"}, "CommitFunction": {
               "AlarmListenerFunction": {"states:SendTaskFailure"}, "ReconcileFunction": {"states:SendTaskFailure"}}
 # CreateHealthCheck has no resource-level permission either: only the Preflight creates them.
 CREATES_HEALTH_CHECKS = {"PreflightFunction": {"route53:CreateHealthCheck"}}
+# PutMetricData has no resource-level permission: only the probe puts metrics, and only to the
+# namespaces its condition names
+PUTS_METRICS = {"ProbeFunction": {"cloudwatch:PutMetricData"}}
 LOG_DELIVERY = {
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
@@ -61,8 +64,18 @@ def test_no_mutating_action_is_granted_on_every_resource():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement.get("Resource") == "*":
             allowed = NO_RESOURCE_LEVEL | (LOG_DELIVERY if owner == "CutoverStateMachine" else set())
-            allowed |= TASK_TOKEN.get(owner, set()) | CREATES_HEALTH_CHECKS.get(owner, set())
+            allowed |= TASK_TOKEN.get(owner, set()) | CREATES_HEALTH_CHECKS.get(owner, set()) | PUTS_METRICS.get(owner, set())
             assert set(actions) <= allowed, f"{owner}: {set(actions) - allowed} on '*'"
+            if "cloudwatch:PutMetricData" in actions:
+                namespaces = statement["Condition"]["StringEquals"]["cloudwatch:namespace"]
+                assert set(namespaces) == {"Cutover/Probes", "Cutover"}, f"{owner} may put metrics anywhere"
+
+
+def test_the_probe_function_only_reads_the_live_cutovers_and_puts_its_metrics():
+    actions = {a for owner, statement in statements() if owner == "ProbeFunction"
+               for a in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])}
+    assert actions == {"dynamodb:Query", "cloudwatch:PutMetricData"}
+    assert FUNCTIONS["ProbeFunction"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
 
 
 def test_record_changes_are_limited_to_the_named_cname_records():

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import arrival, healthcheck
+from . import arrival, healthcheck, probes
 from . import readiness as readiness_checks
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
@@ -48,7 +48,7 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
     "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness", "health_check",
-    "traffic", "watch",
+    "traffic", "watch", "probe",
 }
 
 
@@ -89,6 +89,7 @@ class Plan:
     readiness: readiness_checks.Spec = field(default_factory=readiness_checks.Spec)
     health_check: healthcheck.Spec = field(default_factory=healthcheck.Spec)
     traffic: arrival.Spec = field(default_factory=arrival.Spec)
+    probe: probes.Spec = field(default_factory=probes.Spec)
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,7 @@ class Plan:
             "readiness": self.readiness.to_dict(),
             "health_check": self.health_check.to_dict(),
             "traffic": self.traffic.to_dict(),
+            "probe": self.probe.to_dict(),
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -427,7 +429,8 @@ def parse_plan(raw: Any) -> Plan:
     readiness, readiness_problems = readiness_checks.parse_spec(spec.get("readiness"))
     health, health_problems = healthcheck.parse_spec(spec.get("health_check"))
     traffic, traffic_problems = arrival.parse_spec(spec.get("traffic"))
-    for where, reason in readiness_problems + health_problems + traffic_problems:
+    probe, probe_problems = probes.parse_spec(spec.get("probe"))
+    for where, reason in readiness_problems + health_problems + traffic_problems + probe_problems:
         problems.add(where, reason)
 
     topic = None
@@ -455,6 +458,7 @@ def parse_plan(raw: Any) -> Plan:
         readiness=readiness,
         health_check=health,
         traffic=traffic,
+        probe=probe,
     )
 
 

@@ -1,6 +1,8 @@
-"""Reactions from outside the state machine: the alarm listener and the safety net.
+"""Reactions from outside the state machine: the alarm listener, the safety net, the reconciler
+and the probe.
 
-Both end in ``steps.rollback``, the one idempotent rollback every path converges on.
+The first three end in ``steps.rollback``, the one idempotent rollback every path converges on;
+the probe only measures (its alarms act through the listener).
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import probes
 from . import records as rr
-from .clock import iso, now, parse_iso
+from .clock import iso, now, parse_iso, sleep
 from .errors import EventInvalid
 from .observability import logger
 from .plan import normalize_name
@@ -221,3 +224,12 @@ def _names_in(raw_input: Any) -> list[str]:
         return []
     names = [i if isinstance(i, str) else i.get("name") for i in items if isinstance(i, str | dict)]
     return [normalize_name(n) for n in names if isinstance(n, str)]
+
+
+def probe(deps: Deps) -> dict[str, Any]:
+    """The probe function's minute: every live cutover's names at both origins, round after
+    round, each round published as high-resolution metrics (``probes.run``). Idle, after one
+    query of the table, while no cutover is live."""
+    assert deps.store is not None
+    cloudwatch = deps.cloudwatch
+    return probes.run(deps.store.live(), lambda data: cloudwatch.publish(probes.NAMESPACE, data), now, sleep)

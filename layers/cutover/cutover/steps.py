@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import arrival, healthcheck, readiness
+from . import arrival, healthcheck, probes, readiness
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -178,7 +178,8 @@ def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "executio
 
     deps.store.acquire(plan.names, cutover_id)
     try:
-        deps.store.mark_live(cutover_id, execution_arn, plan.alarms)
+        deps.store.mark_live(cutover_id, execution_arn, plan.alarms,
+                             probes.live_entry(plan.probe, plan.readiness.path, pairs))
         # the health checks first (a retried Preflight gets the same ones back), so that the
         # conversion attaches them and the saved state names them for whatever rolls back
         health_checks = create_health_checks(plan, cutover_id, pairs, deps)

@@ -68,6 +68,10 @@ class CloudWatch(Adapter):
                 return total
             kwargs["NextToken"] = page["NextToken"]
 
+    def publish(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        """PutMetricData: one request (at most 1,000 datums; the caller splits)."""
+        self.api.put_metric_data(Namespace=namespace, MetricData=data)
+
     def existing(self, names: Sequence[str]) -> frozenset[str]:
         return frozenset(s.name for s in self.states(names))
 

@@ -191,11 +191,16 @@ class Store(Adapter):
         self._put({"pk": f"CUTOVER#{cutover_id}", "sk": f"NOTIFIED#{key}", "at": iso(now())})
 
     # live cutovers and the notification outbox -------------------------------------------
-    def mark_live(self, cutover_id: str, execution_arn: str | None, alarms: Sequence[str] = ()) -> None:
+    def mark_live(self, cutover_id: str, execution_arn: str | None, alarms: Sequence[str] = (),
+                  probe: dict[str, Any] | None = None) -> None:
         """List the cutover as live, with what the reconciler checks every few minutes (its
-        execution and its alarms) so that it need not read the cutover's whole state for it."""
-        self._put({"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}", "cutover_id": cutover_id,
-                   "execution_arn": execution_arn, "alarms": list(alarms), "since": iso(now())})
+        execution and its alarms) and what the probe requests (``probes.live_entry``), so that
+        neither need read the cutover's whole state for it."""
+        item = {"pk": "LIVE", "sk": f"CUTOVER#{cutover_id}", "cutover_id": cutover_id,
+                "execution_arn": execution_arn, "alarms": list(alarms), "since": iso(now())}
+        if probe:
+            item["probe"] = probe
+        self._put(item)
 
     def end_live(self, cutover_id: str) -> None:
         try:
