@@ -32,6 +32,8 @@ BASE_PLAN: dict[str, Any] = {
     "alarms": list(ALARMS),
     "insufficient_data": "wait",
     "watch": 0,  # committed as soon as it succeeds (the watch has its own tests)
+    # these plans name no probe alarm: probed lightly (the probes' defaults have their own tests)
+    "probe": {"interval": "30s", "requests": 1},
 }
 
 

@@ -21,7 +21,7 @@ def probe_data(engine):
 
 
 def test_while_the_cutover_is_live_both_origins_are_probed_every_10_seconds_and_the_probe_is_idle_after(engine):
-    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="probed")
+    described = engine.run(plan(hosted_zone_id=engine.zone_id, probe=None), name="probed")  # the defaults
     assert described["status"] == "SUCCEEDED", described.get("cause")
     probes = [i for i in engine.invocations if i.function == "ProbeFunction"]
     assert probes and all(i.error is None for i in probes)
@@ -41,7 +41,7 @@ def test_while_the_cutover_is_live_both_origins_are_probed_every_10_seconds_and_
 
 
 def test_other_functions_run_while_the_probe_waits_between_its_rounds(engine):
-    engine.run(plan(hosted_zone_id=engine.zone_id), name="interleaved")
+    engine.run(plan(hosted_zone_id=engine.zone_id, probe=None), name="interleaved")
     probes = [i for i in engine.invocations if i.function == "ProbeFunction" and i.result and i.result["rounds"]]
     others = [i.virtual_at for i in engine.invocations if i.function != "ProbeFunction"]
     inside = [t for t in others for p in probes if p.virtual_at < t < p.virtual_at + 50]
