@@ -444,8 +444,15 @@ class Engine:
                 thread = getattr(execution.exec_worker, "_engine_thread", None)
                 if thread is not None:
                     thread.join(max(0.0, deadline - time.monotonic()))
-        for fiber in list(self._fibers):  # an invocation paused inside ends with its engine
-            self._hand_to(fiber, fiber.held)
+        # an invocation paused inside ends with its engine; if an execution still holds the
+        # turn (it did not end in time), the paused one is left to its daemon thread rather than
+        # waited for
+        if self._fibers and self._invoking.acquire(blocking=False):
+            try:
+                for fiber in list(self._fibers):
+                    self._hand_to(fiber, fiber.held)
+            finally:
+                self._invoking.release()
 
     # deploy ------------------------------------------------------------------------------
     def deploy(self, parameters: dict[str, str], stack_name: str = "cutover-local",
