@@ -24,9 +24,12 @@ every draw from the engine's seed; ``harsh.py`` has the service side):
 - hooks (``before_call``) let a test or the chaos campaign run another function in the middle
   of one, at a chosen AWS call, as concurrent Lambdas do.
 
+- scheduled functions fire at their rate on the virtual clock; an asynchronous invocation that
+  waits inside (the probe between its rounds, ``cutover.clock.sleep``) runs beside the others
+  (``detach``, ``pause``) instead of holding them up; ``MaximumRetryAttempts`` is respected.
+
 Traffic, alarm evaluation and alarm events are added on top by ``rehearsal.py``; tests may set
-alarm states directly instead. Schedules (EventBridge Scheduler, scheduled rules) are not
-simulated yet.
+alarm states directly instead.
 """
 
 from __future__ import annotations

@@ -55,6 +55,21 @@ def test_a_plan_that_switches_probes_off_is_not_probed(engine):
     assert probe_data(engine) == []
 
 
+def test_a_failing_probe_function_neither_rolls_back_nor_stops_the_cutover_and_is_not_retried(engine):
+    def broken(event):
+        raise RuntimeError("the probe's container crashed")
+
+    engine.faults["ProbeFunction"] = broken
+    described = engine.run(plan(hosted_zone_id=engine.zone_id), name="unprobed-by-accident")
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    failed = [i for i in engine.invocations if i.function == "ProbeFunction"]
+    assert failed and all(i.error == "RuntimeError" for i in failed)
+    # one invocation a minute, none retried (MaximumRetryAttempts: 0), each event dropped and counted
+    minutes = [t for name, t in engine.scheduled if name.startswith("ProbeFunction.")]
+    assert len(failed) == len(minutes)
+    assert sum(1 for logical, _ in engine.async_dropped if logical == "ProbeFunction") == len(failed)
+
+
 @pytest.mark.parametrize("status", [200, 503])
 def test_real_requests_reach_the_loopback_origins_with_the_name_as_host(status):
     with Engine(real_probes=True) as engine:

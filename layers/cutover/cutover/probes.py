@@ -92,11 +92,6 @@ class Spec:
             out["skip"] = self.skip
         return out
 
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Spec:
-        return cls(int(raw.get("interval", DEFAULT_INTERVAL)), int(raw.get("timeout", DEFAULT_TIMEOUT)),
-                   int(raw.get("requests", DEFAULT_REQUESTS)), raw.get("skip"))
-
 
 def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     """The plan's ``probe`` mapping as a ``Spec``, and the problems found (field, reason)."""
