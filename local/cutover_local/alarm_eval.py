@@ -9,8 +9,8 @@ decides what that means), ``DatapointsToAlarm`` of them breaching puts it in ALA
 therefore seen minutes after it starts, and a check made the moment a bake ends has not seen its
 last minutes.
 
-Alarms on the probes' high-resolution metrics (``Cutover/Probes``, periods of 10 seconds) are
-evaluated by ``ProbeAlarmEvaluator`` every 10 seconds, on what the probe function put with
+Alarms on the probes' high-resolution metrics (``Cutover/Probes``, periods of 10 or 30 seconds) are
+evaluated by ``ProbeAlarmEvaluator`` as each period ends, on what the probe function put with
 PutMetricData, each datapoint visible a few seconds after it was put (``PROBE_LAG``).
 """
 
@@ -183,6 +183,14 @@ def is_probe_alarm(definition: Mapping[str, Any]) -> bool:
     return any(m.get("Namespace") == PROBE_NAMESPACE for m in metrics)
 
 
+def alarm_period(definition: Mapping[str, Any]) -> float:
+    """The alarm's period in seconds (a metric-math alarm's from its metrics)."""
+    if "Period" in definition:
+        return float(definition["Period"])
+    stats = [q["MetricStat"] for q in definition.get("Metrics", []) if "MetricStat" in q]
+    return float(stats[0].get("Period", PROBE_PERIOD)) if stats else PROBE_PERIOD
+
+
 def _key(metric: Mapping[str, Any]) -> tuple[str, frozenset[tuple[str, str]]]:
     return str(metric["MetricName"]), frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
 
@@ -207,8 +215,8 @@ def statistic_of(values: list[float], statistic: str) -> Value:
 
 
 class ProbeAlarmEvaluator:
-    """The alarms on ``Cutover/Probes``, judged every 10 seconds over 10-second periods on the
-    datapoints the probe function put (``put``, hooked on the embedded CloudWatch), each visible
+    """The alarms on ``Cutover/Probes``, judged as each of their periods (10 or 30 seconds) ends,
+    on the datapoints the probe function put (``put``, hooked on the embedded CloudWatch), each visible
     ``PROBE_LAG`` after it was put. ``on_change`` hears each state change."""
 
     def __init__(self, definitions: list[dict[str, Any]], on_change: Callable[[str, str, str, str], None],
@@ -244,11 +252,25 @@ class ProbeAlarmEvaluator:
     def _value_of(self, metric: Mapping[str, Any], statistic: str, bucket: Mapping[Any, list[float]]) -> Value:
         return statistic_of(bucket.get(_key(metric), []), statistic)
 
+    def _period_values(self, first: int, buckets: int) -> dict[tuple[str, frozenset[tuple[str, str]]], list[float]] | None:
+        """What is visible of one alarm period: ``buckets`` 10-second buckets from ``first``
+        merged (None: nothing at all)."""
+        merged: dict[tuple[str, frozenset[tuple[str, str]]], list[float]] = {}
+        for bucket in range(first, first + buckets):
+            for key, values in self.visible.get(bucket, {}).items():
+                merged.setdefault(key, []).extend(values)
+        return merged or None
+
     def _tick(self) -> None:
-        newest = int(self.clock.elapsed // PROBE_PERIOD) - 1
+        ended = int(self.clock.elapsed // PROBE_PERIOD)  # 10-second buckets that have ended
         for alarm in self.alarms:
-            window = [alarm.value(self.visible[p], self._value_of) if p in self.visible else None
-                      for p in range(newest - alarm.periods + 1, newest + 1) if p >= 0]
+            buckets = max(1, round(alarm_period(alarm.definition) / PROBE_PERIOD))
+            if ended % buckets:
+                continue  # judged when one of its periods ends (10 or 30 seconds)
+            newest = ended // buckets - 1
+            periods = [self._period_values(p * buckets, buckets) for p in range(newest - alarm.periods + 1, newest + 1)
+                       if p >= 0]
+            window = [alarm.value(v, self._value_of) if v is not None else None for v in periods]
             if window:
                 new, reason = alarm.judge(window)
                 if new != alarm.state:

@@ -74,6 +74,7 @@ from cutover.adapters import clients
 from cutover.handler import deps
 
 from . import patch_points
+from .alarm_eval import statistic_of
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
 from .eventbridge import (
@@ -422,6 +423,8 @@ class Engine:
                 listener(namespace, metric_data)
 
         patches.set(cloudwatch_models.CloudWatchBackend, "put_metric_data", put_metric_data)
+        patches.set(cloudwatch_models.Statistics, "get_statistics_for_type", _statistic_with_percentiles(
+            cloudwatch_models.Statistics.get_statistics_for_type))
         if not self.real_probes:  # the probe's requests answered by the origins' model, in order
             self.origins.probe_rng.seed(f"{self.seed}/probes")
             patches.set(probes, "SEND", self.origins.as_probe)
@@ -934,6 +937,16 @@ def _seeded_delay(rng: random.Random) -> Callable[[Any, Any], float]:
         return original(backoff, context)
 
     return delay_amount
+
+
+def _statistic_with_percentiles(taken: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """moto computes no percentile (it answers None for ``p99``): this one does, by nearest rank
+    over the period's values, as CloudWatch does for values put one by one."""
+    def get_statistics_for_type(stats: Any, stat: str) -> Any:
+        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
+            return statistic_of(stats.metric_single_values_list, stat)
+        return taken(stats, stat)
+    return get_statistics_for_type
 
 
 def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -18,6 +18,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.route53.responses", "Route53.get_change", ("self",)),
     ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
     ("moto.cloudwatch.responses", "CloudWatchResponse", ()),
+    ("moto.cloudwatch.models", "Statistics.get_statistics_for_type", ("self", "stat")),
     ("moto.awslambda.models", "LambdaFunction._invoke_lambda", ("self", "event")),
     ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for",
      ("region", "service", "state_credentials")),

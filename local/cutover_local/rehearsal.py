@@ -396,6 +396,10 @@ def _detection(ledger: list[dict[str, Any]], timeline: Timeline, effects: list[A
     unhealthy = next((at for at, healthy in timeline.health if not healthy and (broke is None or at >= broke)), None)
     # each stage's traffic as its evaluation measured it: intended and observed side by side
     traffic = [dict(e["traffic"]) for e in ledger if e["event"] == "evaluated" and e.get("traffic")]
+    # AWS compared with Heroku by the probes: over each stage's bake, and before an alarm's rollback
+    compared = [{"stage": e["stage"], "names": e["compare"]} for e in ledger
+                if e["event"] in ("evaluated", "rechecked") and e.get("compare")]
+    before = next((e for e in ledger if e["event"] == "probe_figures"), None)
     if refused:
         found: Any = {"refused": refused}
     elif readiness and readiness["event"] == "readiness_skipped":
@@ -405,6 +409,9 @@ def _detection(ledger: list[dict[str, Any]], timeline: Timeline, effects: list[A
     return {
         "readiness": found,
         "traffic": traffic,
+        "compare": compared,
+        "probes_before_rollback": ({"alarm": before["alarm"], "since": before["since"], "until": before["until"],
+                                    "names": before["compare"]} if before else None),
         "health_check": {
             "created": len(engine.health_checks.checks),
             "left": len(engine.health_checks.live()),
@@ -442,6 +449,12 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"traffic, stage {t['stage']} at {t['intended_percent']}% intended: "
                      f"{t['requests_per_minute']:g} requests a minute at the load balancer{share}{growth}"
                      + ("" if t["ok"] else ": NOT ARRIVING"))
+    for c in detection.get("compare", []):
+        lines += [f"compared with Heroku, stage {c['stage']}: {_side_by_side(n)}" + ("" if n["outcome"] != "fail" else ": WORSE")
+                  for n in c["names"]]
+    before = detection.get("probes_before_rollback")
+    for n in (before or {}).get("names", []):
+        lines.append(f"probes before {before['alarm']} went to ALARM: {_side_by_side(n)}")
     health = detection.get("health_check") or {}
     if health.get("created"):
         if health.get("seconds_to_dns_heroku_only") is not None:
@@ -454,6 +467,17 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
                          + ("; still on the AWS record" if health.get("left") else
                             "; deleted by the commit" if result.get("status") == "SUCCEEDED" else "; deleted by the rollback"))
     return lines
+
+
+def _side_by_side(compared: dict[str, Any]) -> str:
+    """One name's probe figures at both origins, as a person compares them."""
+    def one(figures: dict[str, Any]) -> str:
+        p99 = ("no answer" if figures["p90_ms"] is None else
+               f"median {figures['p50_ms'] or 0:.0f} ms, p90 {figures['p90_ms']:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms")
+        rate = "-" if figures["error_rate"] is None else f"{figures['error_rate']:g}%"
+        return f"{p99}, {rate} errors of {figures['requests']}"
+    ratio = f" ({compared['latency_ratio']:.2f}x)" if compared.get("latency_ratio") is not None else ""
+    return f"{compared['name']}: AWS {one(compared['aws'])}{ratio}; Heroku {one(compared['heroku'])}"
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from .traffic import Effect
 # the example alarms (examples/alarms.yaml): on the load balancer's one-minute metrics, and on the
 # probe's 10-second ones (a test of one layer alone rehearses without the other)
 LOAD_BALANCER_ALARMS = ("shop-5xx-rate", "shop-elb-5xx", "shop-unhealthy-targets", "shop-p99-latency")
-PROBE_ALARMS = ("shop-probe-errors", "shop-probe-latency")
+PROBE_ALARMS = ("shop-probe-errors", "shop-probe-latency", "shop-probe-vs-heroku")
 DEFAULT_PLAN: dict[str, Any] = {
     "hosted_zone_id": "ZREHEARSAL",
     "records": ["www.shop.example.com"],
@@ -84,6 +84,12 @@ BUILT_IN: dict[str, Scenario] = {
             "latency-at-50",
             "AWS p99 latency climbs to 2.8 s once it takes half the traffic or more.",
             traffic=(Effect("aws", min_aws_percent=50, p99_seconds=2.8),),
+        ),
+        Scenario(
+            "slow-vs-heroku",
+            "From the first stage on AWS answers twice as slowly as Heroku (p99 640 ms against 320 ms), under every "
+            "fixed latency threshold (1.5 s): the probes' comparison with Heroku rolls it back.",
+            traffic=(Effect("aws", stage=1, p99_seconds=0.64),),
         ),
         Scenario(
             "aws-down",

@@ -68,6 +68,11 @@ def test_a_failing_probe_function_neither_rolls_back_nor_stops_the_cutover_and_i
     minutes = [t for name, t in engine.scheduled if name.startswith("ProbeFunction.")]
     assert len(failed) == len(minutes)
     assert sum(1 for logical, _ in engine.async_dropped if logical == "ProbeFunction") == len(failed)
+    # with no probe figures, the comparison with Heroku is not judged: it never fails a stage
+    from cutover.adapters.store import Store
+
+    evaluated = [e for e in Store(engine.stack.table_name).ledger("unprobed-by-accident") if e["event"] == "evaluated"]
+    assert evaluated and all(n["outcome"] == "not_judged" for e in evaluated for n in e["compare"])
 
 
 @pytest.mark.parametrize("status", [200, 503])

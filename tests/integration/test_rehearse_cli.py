@@ -26,7 +26,11 @@ EXPECTED = {
     # the probes see 8% of their requests fail within a minute, before the load balancer's
     # one-minute datapoints are visible (tests below rehearse the load balancer alarms alone)
     "errors-at-10": ("ROLLED_BACK", 0, "shop-probe-errors"),
-    "latency-at-50": ("ROLLED_BACK", 1, "shop-probe-latency"),
+    # 2.8 s at AWS against Heroku's 0.32 s: the comparison with Heroku (30-second medians) fires
+    # before the slowest-answer alarm's 3 of 6 ten-second periods (both would)
+    "latency-at-50": ("ROLLED_BACK", 1, "shop-probe-vs-heroku"),
+    # twice as slow as Heroku, under every fixed threshold: the probes' comparison alarm
+    "slow-vs-heroku": ("ROLLED_BACK", 0, "shop-probe-vs-heroku"),
     # The ALB answers 503 itself: no target 5XX, no response time, no RequestCount; the probes
     # get the 503s; of the load balancer alarms only those on target health and on the load
     # balancer's own 5XX see it (the next test rehearses them without the probes).
@@ -64,6 +68,38 @@ def test_without_the_probes_alarms_the_load_balancer_alarms_roll_back_minutes_la
     _, probed = run_json(capsys, "--scenario", scenario)
     assert alone["rollback"]["alarm"] == alarm and probed["rollback"]["alarm"] == "shop-probe-errors"
     assert probed["virtual_seconds"] < alone["virtual_seconds"], "the probes roll back sooner"
+
+
+def test_slower_than_heroku_is_rolled_back_by_the_comparison_with_both_origins_figures(capsys, tmp_path):
+    # with the comparison alarm (the default plan): within minutes of the shift, and the ledger
+    # shows what the probes saw at both origins before it
+    _, alarmed = run_json(capsys, "--scenario", "slow-vs-heroku")
+    before = alarmed["detection"]["probes_before_rollback"]
+    assert before["alarm"] == "shop-probe-vs-heroku" and alarmed["stages_completed"] == 0
+    (figures,) = before["names"]
+    assert figures["aws"]["p50_ms"] > 1.5 * figures["heroku"]["p50_ms"]
+    assert figures["aws"]["p99_ms"] < 1500, "under the fixed latency threshold: no fixed alarm could see it"
+    # without it, the stage's evaluation compares the bake: rolled back when stage 1 is judged,
+    # the reason naming both origins' p90
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({**DEFAULT_PLAN, "alarms": [*LOAD_BALANCER_ALARMS, "shop-probe-errors",
+                                                               "shop-probe-latency"]}))
+    _, baked = run_json(capsys, "--scenario", "slow-vs-heroku", "--plan", str(path))
+    reason = baked["rollback"]["reason"]
+    assert reason.startswith("WorseThanHeroku: stage 1") and baked["rollback"]["alarm"] is None, reason
+    (compared,) = baked["detection"]["compare"][0]["names"]
+    assert compared["outcome"] == "fail" and compared["latency_ratio"] > 1.5
+    assert f"{compared['aws']['p90_ms']:.0f} ms" in reason and f"{compared['heroku']['p90_ms']:.0f} ms" in reason
+    assert baked["virtual_seconds"] > alarmed["virtual_seconds"], "the alarm sees it sooner than the bake's end"
+
+
+def test_the_probes_signal_is_shown_next_to_an_alarms_rollback(capsys):
+    _, result = run_json(capsys, "--scenario", "errors-at-10")
+    (figures,) = result["detection"]["probes_before_rollback"]["names"]
+    assert figures["aws"]["error_rate"] > 2 and figures["heroku"]["error_rate"] < 1
+    main(["rehearse", "--scenario", "errors-at-10"])
+    out = capsys.readouterr().out
+    assert "probes before shop-probe-errors went to ALARM: www.shop.example.com: AWS median" in out
 
 
 def test_a_certificate_that_does_not_cover_the_name_is_refused_before_anything_changes(capsys):
@@ -106,6 +142,9 @@ def test_each_built_in_scenario_ends_as_expected_and_the_same_seed_gives_the_sam
         assert {(c["origin"], c["ok"], c["status"]) for c in detection["readiness"]} == {
             ("aws", True, 200), ("heroku", True, 200), ("aws-health-check", True, 200)}
         assert [(t["intended_percent"], t["ok"]) for t in detection["traffic"]] == [(10, True), (50, True), (100, True)]
+        # AWS compared with Heroku over each bake: judged, and not worse
+        assert [(c["stage"], [n["outcome"] for n in c["names"]]) for c in detection["compare"]] == [
+            (1, ["pass"]), (2, ["pass"]), (3, ["pass"])]
         assert (detection["health_check"]["created"], detection["health_check"]["left"]) == (1, 0), "deleted by the commit"
         assert detection["health_check"]["unhealthy_at"] is None
         assert result["virtual_seconds"] > 3600 + 600 + 1200 + 1800

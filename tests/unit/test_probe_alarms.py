@@ -75,3 +75,40 @@ def test_statistics_are_cloudwatchs():
     assert statistic_of(values, "Sum") == 5050 and statistic_of(values, "Maximum") == 100
     assert statistic_of(values, "p99") == 99 and statistic_of(values, "Average") == 50.5
     assert statistic_of([], "Sum") is None and statistic_of([3.0], "SampleCount") == 1
+
+
+def median_of(origin):
+    dims = [{"Name": "Name", "Value": NAME}, {"Name": "Origin", "Value": origin}]
+    return {"MetricStat": {"Metric": {"Namespace": "Cutover/Probes", "MetricName": "Latency", "Dimensions": dims},
+                           "Period": 30, "Stat": "p50"}}
+
+
+VS_HEROKU_ALARM = {
+    "AlarmName": "probe-vs-heroku", "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1.5,
+    "EvaluationPeriods": 3, "DatapointsToAlarm": 3, "TreatMissingData": "notBreaching",
+    "Metrics": [{"Id": "aws", "ReturnData": False, **median_of("aws")},
+                {"Id": "heroku", "ReturnData": False, **median_of("heroku")},
+                {"Id": "ratio", "ReturnData": True, "Expression": "IF(aws - heroku > 50, aws / heroku, 1)"}],
+}
+
+
+@pytest.mark.parametrize(("aws_ms", "fires"), [(200.0, True), (110.0, False), (60.0, False)])
+def test_a_30_second_alarm_compares_both_origins_medians_over_its_own_periods(aws_ms, fires):
+    clock, changes = VirtualClock(), []
+    evaluator = ProbeAlarmEvaluator([VS_HEROKU_ALARM], lambda *a: changes.append((clock.elapsed, a[2], a[3])), clock)
+    evaluator.start()
+    for i in range(12):  # a round every 10 s: 3 answers per origin, Heroku's median 100 ms
+        def put(i=i):
+            at = clock.now()
+            evaluator.put("Cutover/Probes", [
+                {"MetricName": "Latency", "Dimensions": median_of(o)["MetricStat"]["Metric"]["Dimensions"],
+                 "Timestamp": at, "Values": [m * 0.8, m, m * 1.3]}
+                for o, m in (("aws", aws_ms), ("heroku", 100.0))])
+        clock.call_at(1 + 10 * i, put)
+    clock.advance(130)
+    alarmed = [c for c in changes if c[1] == "ALARM"]
+    assert bool(alarmed) == fires, changes
+    judged_at = {round(at) % 30 for at, _, _ in changes}
+    assert judged_at <= {5}, changes  # judged as each 30-second period ends (ticks at 5, 15, 25 ... s)
+    if fires:  # the third period ends at 90 s: judged at the tick after it, the ratio 2 shown
+        assert 90 < alarmed[0][0] <= 105 and "2" in alarmed[0][2]

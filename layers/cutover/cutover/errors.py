@@ -85,6 +85,10 @@ class AlarmBreached(CutoverError):
     """A guard-rail alarm was in ALARM during the bake."""
 
 
+class WorseThanHeroku(CutoverError):
+    """Over a stage's bake the probes found AWS markedly slower or failing more than Heroku."""
+
+
 class AlarmDataMissing(CutoverError):
     """Alarms stayed in INSUFFICIENT_DATA and the plan's policy does not let the stage pass."""
 

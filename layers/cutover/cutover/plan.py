@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import arrival, healthcheck, probes
+from . import arrival, compare, healthcheck, probes
 from . import readiness as readiness_checks
 from .durations import format_duration, parse_duration
 from .errors import PlanInvalid
@@ -48,7 +48,7 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 _TOP_FIELDS = {
     "hosted_zone_id", "records", "heroku", "aws", "ttl", "stages", "alarms",
     "insufficient_data", "notify", "gate_timeout", "metric_delay", "readiness", "health_check",
-    "traffic", "watch", "probe",
+    "traffic", "watch", "probe", "compare",
 }
 
 
@@ -90,6 +90,7 @@ class Plan:
     health_check: healthcheck.Spec = field(default_factory=healthcheck.Spec)
     traffic: arrival.Spec = field(default_factory=arrival.Spec)
     probe: probes.Spec = field(default_factory=probes.Spec)
+    compare: compare.Spec = field(default_factory=compare.Spec)
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +119,7 @@ class Plan:
             "health_check": self.health_check.to_dict(),
             "traffic": self.traffic.to_dict(),
             "probe": self.probe.to_dict(),
+            "compare": self.compare.to_dict(),
         }
         if self.notify_topic_arn:
             out["notify"] = {"topic_arn": self.notify_topic_arn}
@@ -430,7 +432,8 @@ def parse_plan(raw: Any) -> Plan:
     health, health_problems = healthcheck.parse_spec(spec.get("health_check"))
     traffic, traffic_problems = arrival.parse_spec(spec.get("traffic"))
     probe, probe_problems = probes.parse_spec(spec.get("probe"))
-    for where, reason in readiness_problems + health_problems + traffic_problems + probe_problems:
+    compared, compare_problems = compare.parse_spec(spec.get("compare"), probe)
+    for where, reason in readiness_problems + health_problems + traffic_problems + probe_problems + compare_problems:
         problems.add(where, reason)
 
     topic = None
@@ -459,6 +462,7 @@ def parse_plan(raw: Any) -> Plan:
         health_check=health,
         traffic=traffic,
         probe=probe,
+        compare=compared,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from . import probes
@@ -16,10 +17,13 @@ from . import records as rr
 from .clock import iso, now, parse_iso, sleep
 from .errors import EventInvalid
 from .observability import logger
-from .plan import normalize_name
-from .steps import Deps, not_live, notify, rollback
+from .plan import normalize_name, parse_plan
+from .steps import Deps, compare_origins, not_live, notify, rollback
 
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
+# after an alarm's rollback, the ledger shows what the probes saw over this long before it (at most:
+# never from before the stage's shift)
+PROBE_EVIDENCE_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,29 @@ def _react(cutover_id: str, change: AlarmChange, execution_arn: str | None, acto
         stopped = deps.stepfunctions.stop(execution_arn, "AlarmBreached", cause)
     deps.store.record(cutover_id, "execution_stopped" if stopped else "execution_already_ended", actor,
                       execution_arn=execution_arn, change_id=state["change_id"])
+    _record_probe_figures(cutover_id, saved, change, actor, deps)
     return True
+
+
+def _record_probe_figures(cutover_id: str, saved: dict[str, Any], change: AlarmChange, actor: str, deps: Deps) -> None:
+    """Once traffic is on Heroku (never before: a read must not delay a rollback), what the probes
+    saw at both origins in the minutes before the alarm, side by side, in the ledger: the evidence
+    a person reads next to the alarm's reason. Best effort: without it the rollback stands."""
+    assert deps.store is not None
+    try:
+        plan = parse_plan(saved["plan"])
+        until = parse_iso(change.changed_at)
+        since = until - timedelta(seconds=PROBE_EVIDENCE_SECONDS)
+        if saved.get("shifted_at"):  # from the minute of the stage's shift, when that is later
+            since = max(since, parse_iso(saved["shifted_at"]))
+        compared = compare_origins(plan, deps, since, until)
+    except Exception as exc:  # noqa: BLE001 - evidence only; the rollback is done
+        logger.warning("probe figures not read", extra={"cutover_id": cutover_id, "error": str(exc)})
+        deps.store.record(cutover_id, "probe_figures_unavailable", actor, alarm=change.alarm, why=f"{type(exc).__name__}: {exc}"[:300])
+        return
+    if compared:
+        deps.store.record(cutover_id, "probe_figures", actor, alarm=change.alarm, since=iso(since),
+                          until=change.changed_at, compare=[c.to_dict() for c in compared])
 
 
 def recheck_alarms(cutover_id: str, alarms: list[str], execution_arn: str | None, deps: Deps) -> str | None:

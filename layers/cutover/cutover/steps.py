@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import arrival, healthcheck, probes, readiness
+from . import arrival, compare, healthcheck, probes, readiness
 from . import records as rr
 from .adapters.cloudwatch import CloudWatch
 from .adapters.notify import Notifier
@@ -42,6 +42,7 @@ from .errors import (
     RollbackIncomplete,
     StaleRecords,
     TrafficNotArriving,
+    WorseThanHeroku,
 )
 from .observability import logger, metrics
 from .plan import Plan, check_against_zone, parse_plan
@@ -491,20 +492,28 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
     # all: the data will never come)
     unhealthy = unhealthy_reason(state, deps) if verdict.outcome != FAIL and state.get("aws_percent") else None
     unhealthy = f"stage {stage} at AWS {state['aws_percent']}%: {unhealthy}" if unhealthy else None
-    measured = verdict.outcome != FAIL and not recheck and not unhealthy
+    # and were the probes' answers from AWS markedly worse than Heroku's over the bake?
+    compared = (compare_origins(plan, deps, since, until)
+                if verdict.outcome != FAIL and not unhealthy and state.get("shifted_at") else [])
+    worse = [c.reason for c in compared if c.outcome == "fail"]
+    worse_reason = f"stage {stage} at AWS {state['aws_percent']}%: worse than Heroku: {'; '.join(worse)}" if worse else None
+    measured = verdict.outcome != FAIL and not recheck and not unhealthy and not worse
     arrived = measure_traffic(state, plan, deps, stage, until) if measured else None
-    failed = unhealthy or (arrived.reason if arrived and not arrived.ok else None)
+    failed = unhealthy or worse_reason or (arrived.reason if arrived and not arrived.ok else None)
     deps.store.record(
         state["id"], "rechecked" if recheck else "evaluated", actor, stage=stage, aws_percent=state["aws_percent"],
         outcome=FAIL if failed else verdict.outcome, reason=failed or verdict.reason,
         alarms=list(verdict.evidence), window={"from": iso(since), "to": iso(until)},
         **({"traffic": arrived.to_dict()} if arrived else {}),
+        **({"compare": [c.to_dict() for c in compared]} if compared else {}),
     )
     if verdict.outcome == FAIL:
         error = AlarmDataMissing if verdict.cause == "no_data" else AlarmBreached
         raise error(f"stage {stage} at AWS {state['aws_percent']}%: {verdict.reason}")
     if unhealthy:
         raise HealthCheckUnhealthy(unhealthy)
+    if worse_reason:
+        raise WorseThanHeroku(worse_reason)
     if arrived and not arrived.ok:
         raise TrafficNotArriving(arrived.reason)
     if arrived and verdict.outcome == PASS:
@@ -525,6 +534,16 @@ def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", rechec
         return dict(state, verdict=PASS, data_waits=0)
     following = state["stage_index"] + 1
     return dict(state, verdict=PASS, stage_index=following, data_waits=0, **gate_fields(plan, following))
+
+
+def compare_origins(plan: Plan, deps: Deps, since: Any, until: Any) -> list[compare.Comparison]:
+    """Each name's probe figures at AWS and at Heroku from ``since`` to ``until``, compared
+    (none when the comparison or the probes are off)."""
+    if plan.compare.skip or plan.probe.skip:
+        return []
+    start, end, period = compare.window(since, until)
+    values = deps.cloudwatch.values(compare.queries(plan.names, period), start, end)
+    return compare.compare_all(plan.compare, compare.figures(plan.names, values))
 
 
 def measure_traffic(state: dict[str, Any], plan: Plan, deps: Deps, stage: int, until: Any) -> arrival.Arrival | None:

@@ -1,5 +1,5 @@
-"""CloudWatch: alarm states (metric and composite), their transitions since a moment, and the
-load balancer's request count."""
+"""CloudWatch: alarm states (metric and composite), their transitions since a moment, the load
+balancer's request count, metric values (the probes' figures) and PutMetricData."""
 
 from __future__ import annotations
 
@@ -60,13 +60,23 @@ class CloudWatch(Adapter):
             "Metric": {"Namespace": ELB_NAMESPACE, "MetricName": "RequestCount",
                        "Dimensions": [{"Name": "LoadBalancer", "Value": load_balancer}]},
             "Period": 60, "Stat": "Sum"}}
-        total, kwargs = 0.0, {"MetricDataQueries": [query], "StartTime": start, "EndTime": end}
-        while True:
-            page = self.api.get_metric_data(**kwargs)
-            total += sum(v for r in page.get("MetricDataResults", []) for v in r.get("Values", []))
-            if not page.get("NextToken"):
-                return total
-            kwargs["NextToken"] = page["NextToken"]
+        return sum(self.values([query], start, end).get("requests", []))
+
+    def values(self, queries: Sequence[dict[str, Any]], start: datetime, end: datetime) -> dict[str, list[float]]:
+        """GetMetricData: each query's values from ``start`` to ``end`` by id (every page, at
+        most 500 queries a request)."""
+        out: dict[str, list[float]] = {}
+        for first in range(0, len(queries), 500):
+            kwargs: dict[str, Any] = {"MetricDataQueries": list(queries[first:first + 500]), "StartTime": start,
+                                      "EndTime": end}
+            while True:
+                page = self.api.get_metric_data(**kwargs)
+                for result in page.get("MetricDataResults", []):
+                    out.setdefault(result["Id"], []).extend(v for v in result.get("Values", []) if v is not None)
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        return out
 
     def publish(self, namespace: str, data: list[dict[str, Any]]) -> None:
         """PutMetricData: one request (at most 1,000 datums; the caller splits)."""
