@@ -136,10 +136,11 @@ def exposure(listener: bool, alarms: list[str], seed_value: int, insync_after: i
         lo, hi = max(t, breach), min(t_next, end)
         if hi > lo:
             total += w * (hi - lo)
-    failed = sum(s.aws_errors for s in timeline.samples if s.t > breach)
+    failed = sum(n for t, n in timeline.failures if t > breach)
     # until Heroku INSYNC: what detection and the rollback decide; after it: clients still on AWS
     # as their cached answers (or the TTL-ignoring ones') expire, the same whoever caught it
-    before = sum(s.aws_errors for s in timeline.samples if breach < s.t <= end)
+    # (the traffic's 10-second ticks, each counted by its end)
+    before = sum(n for t, n in timeline.failures if breach < t <= end)
     return {"seconds": end - breach, "failed": failed, "failed_before_insync": before, "failed_after_insync": failed - before,
             "percent_seconds": total}
 

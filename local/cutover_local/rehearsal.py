@@ -44,6 +44,7 @@ class Timeline:
     alarm_changes: list[tuple[float, str, str]] = field(default_factory=list)  # (t, alarm, new state)
     weights: list[tuple[float, int]] = field(default_factory=list)  # (t, AWS percent written)
     samples: list[Sample] = field(default_factory=list)
+    failures: list[tuple[float, int]] = field(default_factory=list)  # per traffic tick: AWS requests that failed
     breach_at: float | None = None
     breach_alarm: str | None = None
     rollback_submitted_at: float | None = None
@@ -194,6 +195,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         history = engine.history(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
+        timeline.failures = simulator.failures
         timeline.rollback_insync_at = _rollback_insync(engine)
         if timeline.rollback_insync_at is not None:
             say(f"[{_t(timeline.rollback_insync_at)}] rollback INSYNC: all DNS answers point at Heroku")

@@ -95,6 +95,7 @@ class TrafficSimulator:
         # the load balancer without a healthy target, as the load balancer itself would
         self.aws_origin, self._aws_status = aws_origin, None
         self.samples: list[Sample] = []
+        self.failures: list[tuple[float, int]] = []  # (end of a tick, AWS requests users saw fail in it)
         self._honouring = 0.0  # share of TTL-honouring clients holding an AWS answer
         self._ignoring = 0.0
         self._minute = self._empty()
@@ -163,6 +164,7 @@ class TrafficSimulator:
             elif not aws_unhealthy and self._aws_status is not None:
                 self.aws_origin.status, self._aws_status = self._aws_status, None
         m = self._minute
+        failed_before = m["aws_errors"] + m["aws_elb_errors"]
         m["aws_requests"] += aws_n
         if aws_unseen:
             m["aws_unrouted"] += aws_n  # answered by another load balancer: no metric of the watched one moves
@@ -176,6 +178,7 @@ class TrafficSimulator:
             m["aws_errors"] += self._count(aws_n, aws_rate)
             if aws_n:
                 m["aws_p99"].append(aws_p99 * (1 + 0.05 * self.rng.gauss(0, 1)))
+        self.failures.append((now + dt, m["aws_errors"] + m["aws_elb_errors"] - failed_before))
         m["heroku_requests"] += heroku_n
         m["heroku_errors"] += self._count(heroku_n, heroku_rate)
         m["dns"], m["share"] = 100 * p, share
