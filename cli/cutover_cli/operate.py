@@ -94,6 +94,7 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
     current = state.get("aws_percent")
     stage = stage_weights.index(current) + 1 if current in stage_weights else 0
     waiting = _store(outputs).gate(name)
+    ledger = _store(outputs).ledger(name)
     return {
         "name": name,
         "execution": described["status"],
@@ -108,7 +109,12 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         if waiting and waiting.get("kind") == "watch" else None,
         "rollback_reason": state.get("rollback_reason"),
         # each evaluated stage's traffic at the load balancer: intended and observed side by side
-        "traffic": [e["traffic"] for e in _store(outputs).ledger(name) if e["event"] == "evaluated" and e.get("traffic")],
+        "traffic": [e["traffic"] for e in ledger if e["event"] == "evaluated" and e.get("traffic")],
+        # AWS compared with Heroku by the probes: each evaluated stage, and before an alarm's rollback
+        "compare": [{"stage": e["stage"], "names": e["compare"]} for e in ledger
+                    if e["event"] in ("evaluated", "rechecked") and e.get("compare")],
+        "probes_before_rollback": next(({"alarm": e["alarm"], "names": e["compare"]} for e in ledger
+                                        if e["event"] == "probe_figures"), None),
         "health_checks": _health_checks(state),
         "error": described.get("error"),
         "cause": described.get("cause"),
@@ -136,6 +142,8 @@ def _health_checks(state: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
+    from cutover.compare import side_by_side
+
     line = f"{s['name']}: {s['execution']}"
     if s["cutover"]:
         line += f", cutover {s['cutover']}, stage {s['stage']} of {s['stages']}, AWS {s['aws_percent']}%"
@@ -153,8 +161,14 @@ def _print_summary(s: dict[str, Any]) -> None:
         share = f", {t['observed_percent']:g}% observed" if "observed_percent" in t else ""
         print(f"  stage {t['stage']}: {t['intended_percent']}% intended{share}: "
               f"{t['requests_per_minute']:g} requests a minute at the load balancer{growth}")
+    for c in s.get("compare", []):
+        for n in c["names"]:
+            print(f"  stage {c['stage']} compared with Heroku: {side_by_side(n)}")
     if s["rollback_reason"]:
         print(f"  rolled back: {s['rollback_reason']}")
+        before = s.get("probes_before_rollback")
+        for n in (before or {}).get("names", []):
+            print(f"  probes before {before['alarm']} went to ALARM: {side_by_side(n)}")
     elif s["error"]:
         print(f"  {s['error']}: {s['cause'] or ''}".rstrip())
 

@@ -15,6 +15,7 @@ import boto3
 from cutover import records as rr
 from cutover.adapters.clients import client
 from cutover.adapters.store import Store
+from cutover.compare import side_by_side
 from cutover.durations import format_duration
 from cutover.plan import parse_plan
 from cutover.steps import describe_error
@@ -452,11 +453,10 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
                      f"{t['requests_per_minute']:g} requests a minute at the load balancer{share}{growth}"
                      + ("" if t["ok"] else ": NOT ARRIVING"))
     for c in detection.get("compare", []):
-        lines += [f"compared with Heroku, stage {c['stage']}: {_side_by_side(n)}" + ("" if n["outcome"] != "fail" else ": WORSE")
-                  for n in c["names"]]
+        lines += [f"compared with Heroku, stage {c['stage']}: {side_by_side(n)}" for n in c["names"]]
     before = detection.get("probes_before_rollback")
     for n in (before or {}).get("names", []):
-        lines.append(f"probes before {before['alarm']} went to ALARM: {_side_by_side(n)}")
+        lines.append(f"probes before {before['alarm']} went to ALARM: {side_by_side(n)}")
     health = detection.get("health_check") or {}
     if health.get("created"):
         if health.get("seconds_to_dns_heroku_only") is not None:
@@ -469,17 +469,6 @@ def detection_lines(result: dict[str, Any]) -> list[str]:
                          + ("; still on the AWS record" if health.get("left") else
                             "; deleted by the commit" if result.get("status") == "SUCCEEDED" else "; deleted by the rollback"))
     return lines
-
-
-def _side_by_side(compared: dict[str, Any]) -> str:
-    """One name's probe figures at both origins, as a person compares them."""
-    def one(figures: dict[str, Any]) -> str:
-        p99 = ("no answer" if figures["p90_ms"] is None else
-               f"median {figures['p50_ms'] or 0:.0f} ms, p90 {figures['p90_ms']:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms")
-        rate = "-" if figures["error_rate"] is None else f"{figures['error_rate']:g}%"
-        return f"{p99}, {rate} errors of {figures['requests']}"
-    ratio = f" ({compared['latency_ratio']:.2f}x)" if compared.get("latency_ratio") is not None else ""
-    return f"{compared['name']}: AWS {one(compared['aws'])}{ratio}; Heroku {one(compared['heroku'])}"
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -53,6 +53,11 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     (check,) = status["health_checks"].values()
     assert check["status"] == "healthy" and check["why"] == "8 of 8 checkers report healthy"
     assert f"Route 53 health check {check['id']} healthy (8 of 8 checkers report healthy)" in out
+    # and AWS compared with Heroku by the probes over that bake: error rates judged, latencies not
+    # (fewer answers than a steady p90 needs at this plan's one probe request every 30 s)
+    ((compared,),) = [c["names"] for c in status["compare"] if c["stage"] == 1]
+    assert compared["outcome"] == "pass" and "latency_ratio" not in compared and compared["aws"]["requests"] >= 20
+    assert "stage 1 compared with Heroku: www.shop.example.com: AWS " in out
 
     code, out, _ = cli(capsys, "promote", "cli-1", "--outputs", outputs)
     assert code == 0 and "promoted cli-1" in out

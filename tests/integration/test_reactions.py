@@ -67,6 +67,36 @@ def test_an_alarm_going_to_alarm_rolls_back_the_live_cutover_at_once(world):
     assert [n["event"] for n in notes] == ["rolled_back"] and notes[0]["alarm"] == ALARMS[0]
 
 
+def test_after_an_alarms_rollback_the_probes_figures_at_both_origins_are_recorded(world):
+    to_stage(world, 1)
+    world.clock.advance(180)
+    world.invoke("AlarmListener", alarm_event(world))
+    (figures,) = [e for e in world.ledger("exec-1") if e["event"] == "probe_figures"]
+    assert figures["alarm"] == ALARMS[0] and figures["actor"] == "alarm-listener"
+    (name,) = figures["compare"]
+    assert name["name"] == NAME and set(name["aws"]) == set(name["heroku"]) >= {"requests", "error_rate", "p90_ms"}
+    events = [e["event"] for e in world.ledger("exec-1")]
+    assert events.index("rolled_back") < events.index("probe_figures"), "read only once traffic is on Heroku"
+
+
+def test_probe_figures_cloudwatch_cannot_give_never_undo_or_fail_the_rollback(world, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from cutover.adapters.cloudwatch import CloudWatch
+
+    def unreachable(*_args, **_kwargs):
+        raise EndpointConnectionError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
+
+    to_stage(world, 1)
+    world.clock.advance(180)
+    monkeypatch.setattr(CloudWatch, "values", unreachable)
+    result = world.invoke("AlarmListener", alarm_event(world))
+    assert result["rolled_back"] == ["exec-1"] and world.weights() == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
+    (missing,) = [e for e in world.ledger("exec-1") if e["event"] == "probe_figures_unavailable"]
+    assert "EndpointConnectionError" in missing["why"]
+    assert not [e for e in world.ledger("exec-1") if e["event"] == "probe_figures"]
+
+
 def test_an_alarm_no_live_cutover_watches_changes_nothing(world):
     to_stage(world, 1)
     before, changes = world.weights(), dict(world.route53.changes)

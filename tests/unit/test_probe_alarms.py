@@ -11,9 +11,10 @@ NAME = "www.shop.example.com"
 DIMS = [{"Name": "Name", "Value": NAME}, {"Name": "Origin", "Value": "aws"}]
 
 
-def stat(metric):
-    return {"MetricStat": {"Metric": {"Namespace": "Cutover/Probes", "MetricName": metric, "Dimensions": DIMS},
-                           "Period": 10, "Stat": "Sum"}}
+def stat(metric, origin="aws", period=10, statistic="Sum"):
+    dims = [{"Name": "Name", "Value": NAME}, {"Name": "Origin", "Value": origin}]
+    return {"MetricStat": {"Metric": {"Namespace": "Cutover/Probes", "MetricName": metric, "Dimensions": dims},
+                           "Period": period, "Stat": statistic}}
 
 
 ERRORS_ALARM = {
@@ -78,9 +79,7 @@ def test_statistics_are_cloudwatchs():
 
 
 def median_of(origin):
-    dims = [{"Name": "Name", "Value": NAME}, {"Name": "Origin", "Value": origin}]
-    return {"MetricStat": {"Metric": {"Namespace": "Cutover/Probes", "MetricName": "Latency", "Dimensions": dims},
-                           "Period": 30, "Stat": "p50"}}
+    return stat("Latency", origin, period=30, statistic="p50")
 
 
 VS_HEROKU_ALARM = {

@@ -237,3 +237,17 @@ def figures(names: Sequence[str], values: Mapping[str, Sequence[float]]) -> dict
 
 def compare_all(spec: Spec, found: Mapping[str, Mapping[str, Figures]]) -> list[Comparison]:
     return [judge(spec, name, origins["aws"], origins["heroku"]) for name, origins in found.items()]
+
+
+def side_by_side(recorded: Mapping[str, Any]) -> str:
+    """One name's comparison as the ledger holds it (``Comparison.to_dict``), both origins'
+    figures on one line, as a person compares them."""
+    def one(figures: Mapping[str, Any]) -> str:
+        latency = ("no answer" if figures.get("p90_ms") is None else
+                   f"median {figures.get('p50_ms') or 0:.0f} ms, p90 {figures['p90_ms']:.0f} ms, "
+                   f"p99 {figures.get('p99_ms') or 0:.0f} ms")
+        rate = "-" if figures.get("error_rate") is None else f"{figures['error_rate']:g}%"
+        return f"{latency}, {rate} errors of {figures.get('requests', 0)}"
+    ratio = f" ({recorded['latency_ratio']:.2f}x)" if recorded.get("latency_ratio") is not None else ""
+    verdict = ": WORSE" if recorded.get("outcome") == "fail" else ""
+    return f"{recorded['name']}: AWS {one(recorded['aws'])}{ratio}; Heroku {one(recorded['heroku'])}{verdict}"
