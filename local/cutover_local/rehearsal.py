@@ -479,7 +479,7 @@ def _summary(result: dict[str, Any]) -> str:
     if result["rollback"]:
         line += f"\nrolled back: {result['rollback']['reason']}"
         if result["rollback"]["seconds_breach_to_insync"] is not None:
-            line += f" ({result['rollback']['seconds_breach_to_insync']:.0f}s from breach to Heroku INSYNC)"
+            line += f" ({result['rollback']['seconds_breach_to_insync']:.0f}s from the alarm to Heroku INSYNC)"
     return "\n".join([line, *detection_lines(result)])
 
 
