@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .switches import skip_reason
+from .switches import section, skip_reason
 
 DEFAULT_MIN_REQUESTS_PER_MINUTE = 1.0
 DEFAULT_TOLERANCE = 0.5
@@ -63,12 +63,9 @@ def _number(raw: dict[str, Any], key: str, default: float | None, low: float, hi
 
 def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     """The plan's ``traffic`` mapping as a ``Spec``, and the problems found (field, reason)."""
+    raw, problems = section(raw, "traffic", {"load_balancer", "min_requests_per_minute", "tolerance", "total_requests_per_minute", "skip"})
     if raw is None:
-        return Spec(), []
-    if not isinstance(raw, dict):
-        return Spec(), [("traffic", f"must be a mapping, got {type(raw).__name__}")]
-    allowed = {"load_balancer", "min_requests_per_minute", "tolerance", "total_requests_per_minute", "skip"}
-    problems = [(f"traffic.{k}", f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+        return Spec(), problems
     balancer = raw.get("load_balancer")
     if balancer is not None and (not isinstance(balancer, str) or not _LOAD_BALANCER.match(balancer)):
         problems.append(("traffic.load_balancer", "must be the load balancer's CloudWatch dimension, like "

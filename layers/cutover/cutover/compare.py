@@ -30,7 +30,7 @@ from typing import Any
 
 from .probes import NAMESPACE
 from .probes import Spec as ProbeSpec
-from .switches import skip_reason
+from .switches import section, skip_reason
 
 DEFAULT_LATENCY_RATIO = 1.5
 DEFAULT_ERROR_RATE_DELTA = 1.0  # percent points
@@ -74,12 +74,9 @@ def parse_spec(raw: Any, probe: ProbeSpec) -> tuple[Spec, list[tuple[str, str]]]
                                                                  "the probes off: remove one of them")]
         reason = given.get("skip") if isinstance(given.get("skip"), str) else f"the probes are off ({probe.skip})"
         return Spec(skip=reason), []
+    raw, problems = section(raw, "compare", {"latency_ratio", "error_rate_delta", "latency_margin_ms", "skip"})
     if raw is None:
-        return Spec(), []
-    if not isinstance(raw, dict):
-        return Spec(), [("compare", f"must be a mapping, got {type(raw).__name__}")]
-    allowed = {"latency_ratio", "error_rate_delta", "latency_margin_ms", "skip"}
-    problems = [(f"compare.{k}", f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+        return Spec(), problems
     values: dict[str, float] = {}
     for key, default, low, high, words in (
             ("latency_ratio", DEFAULT_LATENCY_RATIO, 1.05, 10.0, "a ratio from 1.05 to 10 (AWS p90 over Heroku p90)"),

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .switches import skip_reason
+from .switches import section, skip_reason
 
 DEFAULT_INTERVAL = 30
 INTERVALS = (10, 30)  # the two request intervals Route 53 offers
@@ -63,12 +63,9 @@ class Spec:
 
 def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     """The plan's ``health_check`` mapping as a ``Spec``, and the problems found (field, reason)."""
+    raw, problems = section(raw, "health_check", {"path", "interval", "failure_threshold", "skip"})
     if raw is None:
-        return Spec(), []
-    if not isinstance(raw, dict):
-        return Spec(), [("health_check", f"must be a mapping, got {type(raw).__name__}")]
-    allowed = {"path", "interval", "failure_threshold", "skip"}
-    problems = [(f"health_check.{k}", f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+        return Spec(), problems
     path = raw.get("path")
     if path is not None and (not isinstance(path, str) or not path.startswith("/") or any(c in path for c in " \r\n")
                              or len(path) > 255):

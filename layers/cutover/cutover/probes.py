@@ -29,7 +29,7 @@ from typing import Any
 from . import readiness
 from .durations import parse_duration
 from .observability import logger, metrics
-from .switches import skip_reason
+from .switches import section, skip_reason
 
 NAMESPACE = "Cutover/Probes"
 DEFAULT_INTERVAL = 10
@@ -95,12 +95,9 @@ class Spec:
 
 def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     """The plan's ``probe`` mapping as a ``Spec``, and the problems found (field, reason)."""
+    raw, problems = section(raw, "probe", {"interval", "timeout", "requests", "skip"})
     if raw is None:
-        return Spec(), []
-    if not isinstance(raw, dict):
-        return Spec(), [("probe", f"must be a mapping, got {type(raw).__name__}")]
-    allowed = {"interval", "timeout", "requests", "skip"}
-    problems = [(f"probe.{k}", f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+        return Spec(), problems
     seconds: dict[str, int] = {}
     for key, default, (low, high), why in (
             ("interval", DEFAULT_INTERVAL, INTERVALS, "the alarms on probes judge periods of 10 seconds"),

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from .durations import parse_duration
-from .switches import skip_reason
+from .switches import section, skip_reason
 
 DEFAULT_PATH = "/"
 DEFAULT_EXPECT = ((200, 399),)
@@ -92,13 +92,9 @@ def system_resolver(host: str, port: int) -> list[tuple[str, int]]:
 
 def parse_spec(raw: Any) -> tuple[Spec, list[tuple[str, str]]]:
     """The plan's ``readiness`` mapping as a ``Spec``, and the problems found (field, reason)."""
+    raw, problems = section(raw, "readiness", {"path", "expect", "timeout", "min_cert_days", "skip"})
     if raw is None:
-        return Spec(), []
-    if not isinstance(raw, dict):
-        return Spec(), [("readiness", f"must be a mapping, got {type(raw).__name__}")]
-    problems: list[tuple[str, str]] = []
-    allowed = {"path", "expect", "timeout", "min_cert_days", "skip"}
-    problems += [(f"readiness.{k}", f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in raw if k not in allowed]
+        return Spec(), problems
     path = raw.get("path", DEFAULT_PATH)
     if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in " \r\n"):
         problems.append(("readiness.path", f"must be a URL path starting with / (no spaces), got {path!r}"))

@@ -1,5 +1,6 @@
-"""Switching a check off: every layer of detection is on by default, and a plan that turns one
-off says why (the reason is recorded in the ledger with the cutover)."""
+"""A plan's detection sections: read as a mapping with known fields, and switched off only with a
+reason (every layer of detection is on by default, and a plan that turns one off says why; the
+reason is recorded in the ledger with the cutover)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ def skip_reason(raw: Any, where: str, example: str) -> tuple[str | None, tuple[s
         return None, (f"{where}.skip", f"switching it off needs a reason of at least {MIN_SKIP_REASON} characters, "
                                        f"e.g. {example!r}, got {raw!r}")
     return raw.strip(), None
+
+
+def section(raw: Any, where: str, allowed: set[str]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """A plan section: the mapping (None when absent or not a mapping) and the problems found so
+    far (not a mapping; each unknown field, naming the allowed ones)."""
+    if raw is None:
+        return None, []
+    if not isinstance(raw, dict):
+        return None, [(where, f"must be a mapping, got {type(raw).__name__}")]
+    known = ", ".join(sorted(allowed))
+    return raw, [(f"{where}.{k}", f"unknown field; allowed: {known}") for k in raw if k not in allowed]
