@@ -1,25 +1,35 @@
 """``cutover``: rehearse a cutover offline, or dry-run a plan against the live zone.
 
-Operator commands (start, status, list, promote, abort, history): ``operate.py``.
-
-Exit codes: 0 succeeded, 3 rolled back, 2 invalid plan or scenario (nothing changed), 1 anything
-else (a chaos replay that breaks an invariant included).
+Operator commands (start, status, list, promote, abort, history): ``operate.py``. Every failure
+goes through one path (``failures.py``): a line or two saying what to do, an exit code of its
+kind, and a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import signal
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
+from .failures import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    CommandError,
+    explain,
+    read_text,
+    writable_file,
+)
 from .operate import report_invalid_plan
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
 
 
 def _quiet_functions(verbose: bool) -> None:
@@ -34,6 +44,25 @@ def _quiet_functions(verbose: bool) -> None:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
 
 
+def _offline(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``rehearse`` and ``local up`` run on the engine alone: the user's AWS endpoint, profile,
+    config and credentials are dropped before anything reads them (and put back after, for a
+    caller in the same process)."""
+
+    @functools.wraps(command)
+    def offline(args: argparse.Namespace) -> int:
+        from cutover_local import isolation
+
+        saved = isolation.isolate()
+        try:
+            return command(args)
+        finally:
+            isolation.restore(saved)
+
+    return offline
+
+
+@_offline
 def rehearse(args: argparse.Namespace) -> int:
     _quiet_functions(args.verbose)
     from cutover.errors import PlanInvalid
@@ -43,14 +72,13 @@ def rehearse(args: argparse.Namespace) -> int:
 
     out = sys.stderr if args.json else sys.stdout
     if args.report and not args.report.endswith((".html", ".htm")):
-        print("cutover rehearse: --report writes HTML; give a file name ending in .html", file=sys.stderr)
-        return EXIT_INVALID
+        raise CommandError("--report writes HTML; give a file name ending in .html", EXIT_INVALID)
+    report = writable_file(args.report, "the report") if args.report else None  # before a run, not after
     try:
         scenario = scenarios.load(args.scenario)
-        plan = load_plan_text(Path(args.plan).read_text()) if args.plan else None
-    except (scenarios.ScenarioInvalid, PlanInvalid, OSError) as exc:
-        print(f"cutover rehearse: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        plan = load_plan_text(read_text(args.plan, "the plan")) if args.plan else None
+    except (scenarios.ScenarioInvalid, PlanInvalid) as exc:
+        raise CommandError(str(exc), EXIT_INVALID) from exc
     say = lambda line: print(line, file=out, flush=True)  # noqa: E731
     if args.chaos is not None:
         if args.scenario or args.plan:
@@ -69,10 +97,10 @@ def rehearse(args: argparse.Namespace) -> int:
             result, timeline = run(scenario, plan, seed_value=args.seed, say=say)
         except PlanInvalid as exc:
             return report_invalid_plan("rehearse", exc.problems, "nothing was run")
-    if args.report:
+    if report:
         from cutover_local.report import write_report
 
-        write_report(Path(args.report), scenario.name, result, timeline)
+        write_report(report, scenario.name, result, timeline)
         print(f"report: {args.report}", file=out)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -83,8 +111,6 @@ def rehearse(args: argparse.Namespace) -> int:
 
 def dry_run(args: argparse.Namespace) -> int:
     """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from cutover import history
     from cutover.adapters.cloudwatch import CloudWatch
     from cutover.adapters.route53 import Route53
@@ -97,7 +123,7 @@ def dry_run(args: argparse.Namespace) -> int:
     from cutover.steps import not_ready, readiness_results, watched_load_balancer
 
     try:
-        plan = parse_plan(load_plan_text(Path(args.plan).read_text()))
+        plan = parse_plan(load_plan_text(read_text(args.plan, "the plan")))
         route53 = Route53()
         zone_name = route53.zone_name(plan.hosted_zone_id)
         check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
@@ -110,16 +136,9 @@ def dry_run(args: argparse.Namespace) -> int:
         checks = readiness_results(plan, starting_pairs(plan, live)[1])
     except PlanInvalid as exc:
         return report_invalid_plan("plan", exc.problems, "nothing would be changed")
-    except OSError as exc:
-        print(f"cutover plan: {exc}", file=sys.stderr)
-        return EXIT_INVALID
     except CutoverError as exc:
         print(f"cutover plan: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except (BotoCoreError, ClientError) as exc:
-        print(f"cutover plan: cannot read the zone or the alarms: {exc} "
-              "(check credentials and region, or pass --endpoint-url for a local endpoint)", file=sys.stderr)
-        return EXIT_FAILED
     failed = [c for c in checks if c.origin != "heroku" and not c.ok]
     if args.json:
         print(json.dumps({
@@ -190,14 +209,22 @@ def _local_origins(args: argparse.Namespace) -> None:
     readiness.CA_BUNDLE = origins.get("cafile")
 
 
+@_offline
 def local_up(args: argparse.Namespace) -> int:
     """``cutover local up``: the engine as a local AWS endpoint, until interrupted."""
     _quiet_functions(args.verbose)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    from cutover_local.endpoint import up
+    from cutover_local.endpoint import PortInUse, up
 
-    up(args.port, Path(args.dir), lambda line: print(line, flush=True))
+    folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        raise CommandError(f"--dir {args.dir} is a file: give a folder for outputs.json and plan.json", EXIT_INVALID)
+    try:
+        up(args.port, folder, lambda line: print(line, flush=True))
+    except PortInUse as exc:
+        raise CommandError(f"{exc}: stop what listens there (another cutover local up?) or pass --port "
+                           "(0 picks a free one)", EXIT_INVALID) from exc
     return EXIT_OK
 
 
@@ -210,10 +237,26 @@ def list_scenarios(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cutover")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="cutover", description="Move a web app's traffic from Heroku to AWS by DNS, safely.")
+    top = argparse.ArgumentParser(prog="cutover", description="Move a web app's traffic from Heroku to AWS by DNS, safely.",
+                                  epilog="exit codes: 0 done, 1 failed, 2 refused or invalid input (nothing changed), "
+                                         "3 rolled back, 4 cannot reach AWS (credentials, region, endpoint), 130 interrupted")
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    top.add_argument("--debug", action="store_true", help="show the traceback of a failure (also $CUTOVER_DEBUG=1)")
+    # --debug after the command too (`cutover status x --debug`); SUPPRESS keeps one given before it
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of a failure")
     commands = top.add_subparsers(dest="command", required=True)
-    r = commands.add_parser("rehearse", help="run a cutover offline on an embedded AWS (the real state machine and handlers)")
+    r = commands.add_parser("rehearse", parents=[debug], help="run a cutover offline on an embedded AWS (the real state machine and handlers)")
     r.add_argument("--scenario", help="a built-in scenario (cutover scenarios) or a scenario YAML file; default: healthy")
     r.add_argument("--plan", help="a plan file (YAML or JSON) to rehearse instead of the scenario's own")
     r.add_argument("--seed", type=int, default=7, help="seed of the traffic simulation (same seed, same result); default 7")
@@ -223,11 +266,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     r.set_defaults(func=rehearse)
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, parents=[debug])
     common.add_argument("--stack", default=os.environ.get("CUTOVER_STACK", "cutover-prod"),
                         help="the deployed stack (default: $CUTOVER_STACK or cutover-prod)")
     common.add_argument("--outputs", help="a JSON file of the stack's outputs instead of CloudFormation (or $CUTOVER_OUTPUTS)")
     common.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
+    common.add_argument("--profile", help="a profile of the AWS configuration (default: $AWS_PROFILE, else the default chain)")
     common.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.set_defaults(operator_command=True)
@@ -239,14 +283,14 @@ def parser() -> argparse.ArgumentParser:
     from .operate import add_commands
 
     add_commands(commands, common)
-    local = commands.add_parser("local", help="the local engine as an AWS endpoint")
+    local = commands.add_parser("local", parents=[debug], help="the local engine as an AWS endpoint")
     local_commands = local.add_subparsers(dest="local_command", required=True)
-    u = local_commands.add_parser("up", help="serve the stack on loopback for the AWS CLI and cutover --endpoint-url")
+    u = local_commands.add_parser("up", parents=[debug], help="serve the stack on loopback for the AWS CLI and cutover --endpoint-url")
     u.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0: any free port); default 4566")
     u.add_argument("--dir", default=".cutover-local", help="where outputs.json and plan.json go (default .cutover-local)")
     u.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     u.set_defaults(func=local_up)
-    s = commands.add_parser("scenarios", help="list the built-in rehearsal scenarios")
+    s = commands.add_parser("scenarios", parents=[debug], help="list the built-in rehearsal scenarios")
     s.set_defaults(func=list_scenarios)
     return top
 
@@ -255,21 +299,30 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `cutover history NAME | head` ends quietly
     args = parser().parse_args(argv)
-    if getattr(args, "operator_command", False):
-        _quiet_functions(False)
-        if args.endpoint_url:
-            os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-        if args.region:
-            os.environ["AWS_DEFAULT_REGION"] = args.region
-        from .operate import OperatorError
-
-        try:
-            return args.func(args)
-        except OperatorError as exc:
-            print(f"cutover {args.command}: {exc}", file=sys.stderr)
-            return exc.code
-    return args.func(args)
-
+    debug = getattr(args, "debug", False) or os.environ.get("CUTOVER_DEBUG", "") not in ("", "0")
+    try:
+        if getattr(args, "operator_command", False):
+            _quiet_functions(False)
+            if args.endpoint_url:
+                os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+            if args.region:
+                os.environ["AWS_DEFAULT_REGION"] = args.region
+            if args.profile:
+                os.environ["AWS_PROFILE"] = args.profile
+        return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(file=sys.stderr)  # past the ^C on the terminal, nothing more
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the one place a failure becomes a message (--debug: the traceback)
+        if debug:
+            raise
+        explained = explain(exc)
+        message, code = explained or (f"unexpected error: {type(exc).__name__}: {exc} (run it again with --debug "
+                                      "to see where, and report it)", EXIT_FAILED)
+        print(f"cutover {args.command}: {message}", file=sys.stderr)
+        return code
 
 if __name__ == "__main__":
     sys.exit(main())

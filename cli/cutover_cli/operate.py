@@ -13,18 +13,9 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
-
-
-class OperatorError(Exception):
-    """What went wrong, said so that the operator knows what to do; carries the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.code = code
+from .failures import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_ROLLED_BACK, CommandError, read_text
 
 
 def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequence: str) -> int:
@@ -35,20 +26,31 @@ def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequen
     return EXIT_INVALID
 
 
+_NEEDED_OUTPUTS = ("StateMachineArn", "TableName")
+
+
 def _outputs(args: argparse.Namespace) -> dict[str, str]:
     path = args.outputs or os.environ.get("CUTOVER_OUTPUTS")
     if path:
         try:
-            return json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise OperatorError(f"cannot read the stack outputs from {path}: {exc}", EXIT_INVALID) from exc
+            outputs = json.loads(read_text(path, "the stack outputs file", "the JSON of cutover local up's outputs.json"))
+        except ValueError as exc:
+            raise CommandError(f"the stack outputs file {path} is not JSON ({exc})", EXIT_INVALID) from exc
+        missing = [key for key in _NEEDED_OUTPUTS if not isinstance(outputs, dict) or key not in outputs]
+        if missing:
+            raise CommandError(f"the stack outputs file {path} lacks {', '.join(missing)}: give the file cutover local up "
+                               "writes, or the stack's outputs", EXIT_INVALID)
+        return outputs
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     try:
         stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-    except (BotoCoreError, ClientError) as exc:
-        raise OperatorError(f"cannot find the stack {args.stack!r}: {exc} (deploy it, or pass --stack / --outputs)") from exc
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ValidationError":
+            raise  # credentials refused, access denied: said as such by the one error path
+        raise CommandError(f"no stack {args.stack!r} in this account and region: deploy it, or pass --stack or "
+                           "--outputs", EXIT_INVALID) from exc
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -61,7 +63,7 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
         kind = result.get("errorType", "Error")
         refused = ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive", "StaleRecords")
         code = EXIT_INVALID if kind in refused else EXIT_FAILED
-        raise OperatorError(f"{kind}: {result.get('errorMessage', result)}", code)
+        raise CommandError(f"{kind}: {result.get('errorMessage', result)}", code)
     return result
 
 
@@ -87,7 +89,7 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
     try:
         described = boto3.client("stepfunctions").describe_execution(executionArn=_execution_arn(outputs, name))
     except ClientError as exc:
-        raise OperatorError(f"no cutover named {name}: {exc} (see cutover list)", EXIT_INVALID) from exc
+        raise CommandError(f"no cutover named {name}: {exc} (see cutover list)", EXIT_INVALID) from exc
     state = _store(outputs).state(name) or {}
     weights = {p["name"]: {"heroku": p["heroku_weight"], "aws": p["aws_weight"]} for p in state.get("pairs", [])}
     stage_weights = [s["weight"] for s in state.get("plan", {}).get("stages", [])]
@@ -116,9 +118,53 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "probes_before_rollback": next(({"alarm": e["alarm"], "names": e["compare"]} for e in ledger
                                         if e["event"] == "probe_figures"), None),
         "health_checks": _health_checks(state),
+        "served": _served(state),
         "error": described.get("error"),
         "cause": described.get("cause"),
     }
+
+
+def _served(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What Route 53 holds now for each name, whatever the ledger says: the weights of the pair
+    (``heroku``, ``aws``), or the simple CNAME a commit left (``cname``)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cutover import records as rr
+    from cutover.adapters.route53 import Route53
+    from cutover.errors import CutoverError
+
+    zone = state.get("plan", {}).get("hosted_zone_id")
+    names = [p["name"] for p in state.get("pairs", [])]
+    if not zone or not names:
+        return {}
+    try:
+        held = Route53().records_of(zone, names)
+    except (ClientError, BotoCoreError, CutoverError) as exc:
+        return {name: {"unknown": f"cannot read the zone: {exc}"} for name in names}
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        cnames = [r for r in held.get(rr.bare(name), []) if r.get("Type") == "CNAME"]
+        weights = {r.get("SetIdentifier"): r.get("Weight") for r in cnames if "SetIdentifier" in r}
+        if rr.HEROKU_ID in weights or rr.AWS_ID in weights:
+            out[name] = {"heroku": weights.get(rr.HEROKU_ID, 0), "aws": weights.get(rr.AWS_ID, 0)}
+        elif cnames:
+            out[name] = {"cname": cnames[0]["ResourceRecords"][0]["Value"]}
+        else:
+            out[name] = {"unknown": "no CNAME record for the name"}
+    return out
+
+
+def served_words(served: dict[str, Any]) -> str:
+    """``Heroku 100% / AWS 0% (weights 255 / 0)``, or the simple CNAME, or why it is not known."""
+    if "cname" in served:
+        return f"a simple CNAME to {served['cname']}"
+    if "unknown" in served:
+        return f"unknown ({served['unknown']})"
+    total = served["heroku"] + served["aws"]
+    if total == 0:
+        return "weights 0 / 0 (Route 53 answers as if equal: Heroku 50% / AWS 50%)"
+    aws = round(100 * served["aws"] / total)
+    return f"Heroku {100 - aws}% / AWS {aws}% (weights {served['heroku']} / {served['aws']})"
 
 
 def _health_checks(state: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -145,15 +191,17 @@ def _print_summary(s: dict[str, Any]) -> None:
     from cutover.compare import side_by_side
 
     line = f"{s['name']}: {s['execution']}"
-    if s["cutover"]:
-        line += f", cutover {s['cutover']}, stage {s['stage']} of {s['stages']}, AWS {s['aws_percent']}%"
+    if s["cutover"] == "RUNNING":
+        line += f", stage {s['stage']} of {s['stages']}, AWS {s['aws_percent']}% intended"
+    elif s["cutover"]:
+        line += f", cutover {s['cutover']}"
     if s["waiting_for_promotion"]:
         line += f" - waiting for a promotion (cutover promote {s['name']})"
     if s.get("watched_until"):
         line += f" - watched at 100% until {s['watched_until']}, then committed (cutover commit {s['name']} now)"
     print(line)
-    for name, w in s["weights"].items():
-        print(f"  {name}: Heroku weight {w['heroku']}, AWS weight {w['aws']}")
+    for name, served in s.get("served", {}).items():
+        print(f"  {name}: DNS serves {served_words(served)}")
     for name, check in s.get("health_checks", {}).items():
         print(f"  {name}: Route 53 health check {check['id']} {check['status']} ({check['why']})")
     for t in s.get("traffic", []):
@@ -175,21 +223,26 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 def start(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import ClientError
 
     from cutover.errors import PlanInvalid
     from cutover.plan import load_plan_text, parse_plan
 
     try:
-        raw = load_plan_text(Path(args.plan).read_text())
+        raw = load_plan_text(read_text(args.plan, "the plan"))
         parse_plan(raw)  # refuse a bad plan here, before an execution exists
     except PlanInvalid as exc:
         return report_invalid_plan("start", exc.problems, "nothing was started")
-    except OSError as exc:
-        raise OperatorError(str(exc), EXIT_INVALID) from exc
     outputs = _outputs(args)
     name = args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}"
-    arn = boto3.client("stepfunctions").start_execution(
-        stateMachineArn=outputs["StateMachineArn"], name=name, input=json.dumps(raw))["executionArn"]
+    try:
+        arn = boto3.client("stepfunctions").start_execution(
+            stateMachineArn=outputs["StateMachineArn"], name=name, input=json.dumps(raw))["executionArn"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        raise CommandError(f"a cutover named {name} was started on this stack before (names are kept 90 days): "
+                           "give another --name (cutover list shows the names in use)", EXIT_INVALID) from exc
     print(json.dumps({"name": name, "executionArn": arn}) if args.json else f"started {name} ({arn})")
     if args.wait:
         return _watch(outputs, name, args.json)
@@ -233,7 +286,7 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         _print_summary(summary)
-    return EXIT_OK
+    return EXIT_OK if summary["execution"] == "RUNNING" else _exit_for(summary)
 
 
 def _latest(outputs: dict[str, str]) -> str:
@@ -241,7 +294,7 @@ def _latest(outputs: dict[str, str]) -> str:
 
     executions = boto3.client("stepfunctions").list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
     if not executions:
-        raise OperatorError("no cutover has been started on this stack yet", EXIT_INVALID)
+        raise CommandError("no cutover has been started on this stack yet", EXIT_INVALID)
     return max(executions, key=lambda e: e["startDate"])["name"]
 
 
@@ -277,7 +330,7 @@ def commit(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     if not args.yes:
         if not sys.stdin.isatty():
-            raise OperatorError(f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
+            raise CommandError(f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
                                 "(no way back to Heroku but a new cutover): add --yes", EXIT_INVALID)
         answer = input(f"commit {args.name}: end the watch, replace the weighted pair by a simple CNAME to AWS and delete "
                        "the health check? [y/N] ")
@@ -298,7 +351,7 @@ def commit(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     entries = _store(_outputs(args)).ledger(args.name)
     if not entries:
-        raise OperatorError(f"no ledger for {args.name} (see cutover list)", EXIT_INVALID)
+        raise CommandError(f"no ledger for {args.name} (see cutover list)", EXIT_INVALID)
     if args.json:
         print(json.dumps(entries, default=str))
         return EXIT_OK

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -31,9 +32,39 @@ from .traffic import LOAD_BALANCER, TARGET_GROUP, SteadyUsers
 ZONE, NAME = "shop.example.com", "www.shop.example.com"
 
 
+class PortInUse(OSError):
+    """The port asked for is taken: said before the engine starts, never a hang."""
+
+
+def _check_free(port: int) -> None:
+    """Bind the port as the server will (address reuse on, as werkzeug's server has it). moto's
+    threaded server, given a busy port, ends its thread and waits for it forever."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc})") from None
+
+
+class _Server(ThreadedMotoServer):
+    """moto's threaded server, failing instead of waiting forever when its thread cannot bind
+    (a port taken between the check above and the bind)."""
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server_entry, daemon=True)
+        self._thread.start()
+        while not self._server_ready_event.wait(0.05):
+            if not self._thread.is_alive():
+                raise PortInUse(f"port {self._port} on 127.0.0.1 could not be bound")
+
+
 def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM). Writes outputs.json and plan.json to ``workdir``."""
     stop = stop or threading.Event()
+    _check_free(port)
     workdir.mkdir(parents=True, exist_ok=True)
     with Engine() as engine:
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
@@ -44,7 +75,7 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
         # steady users where DNS sends them, so that a cutover sees its traffic arrive
         SteadyUsers(engine.clock, lambda: dns_shares(engine.route53.served(zone_id, NAME), engine.health_checks.healthy,
                                                      rr.HEROKU_ID, rr.AWS_ID)).start()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server = _Server(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         try:
             host, bound = server.get_host_and_port()

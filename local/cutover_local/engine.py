@@ -73,7 +73,7 @@ from cutover import probes, readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 
-from . import patch_points
+from . import isolation, patch_points
 from .alarm_eval import statistic_of
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
@@ -100,7 +100,7 @@ from .strict_route53 import StrictRoute53
 from .template import PROJECT_ROOT, load, resolve
 
 ACCOUNT = "123456789012"
-REGION = "us-east-1"
+REGION = isolation.REGION
 POLL_SECONDS = 0.02  # the interpreter runs on a thread; a tighter poll starves it
 # While an execution only waits for a task token, nothing else moves time: the engine moves
 # it by this much per poll, so traffic, alarms and timers go on as they would in AWS (every timer
@@ -353,11 +353,8 @@ class Engine:
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Engine:
         patch_points.verify_once()
-        env = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-               "AWS_SESSION_TOKEN": "local"}
-        saved_env = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        self._exits.append(lambda: _restore_env(saved_env))
+        saved_env = isolation.isolate()  # nothing of the user's AWS configuration reaches the engine
+        self._exits.append(lambda: isolation.restore(saved_env))
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         self._exits.append(mock.stop)
@@ -1014,15 +1011,7 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        _restore_env(saved)
-
-
-def _restore_env(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        isolation.restore(saved)
 
 
 def _empty_zip() -> bytes:

@@ -118,6 +118,7 @@ class ServiceFaults:
     outages: list[Outage] = field(default_factory=list)
     answered: dict[str, int] = field(default_factory=dict)  # "service:code" -> count
     paused: bool = False  # the harness sets up the world (what existed before the rehearsal)
+    table_lock: threading.RLock = field(default_factory=threading.RLock)
 
     def check(self, service: str, operation: str) -> None:
         if self.paused:
@@ -142,6 +143,11 @@ class ServiceFaults:
                 headers["status"] = exc.status
                 headers, body = response._enrich_response(headers, body)
                 return exc.status, headers, body
+            if service == "dynamodb":
+                # each DynamoDB request is atomic, as in AWS; moto's tables are plain dicts that a
+                # query on one thread (a test, the endpoint) iterates while a put on another grows
+                with faults.table_lock:
+                    return original(response)
             return original(response)
 
         patches.set(BaseResponse, "call_action", call_action)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from cutover.durations import parse_duration
+from cutover.plan import yaml_problem
 
 from .origins import CERTIFICATES
 from .traffic import Effect
@@ -163,9 +164,17 @@ def load(name_or_path: str | None) -> Scenario:
     if not path.is_file():
         raise ScenarioInvalid(f"no scenario named {name_or_path!r} (built in: {', '.join(BUILT_IN)}) and no such file")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioInvalid(f"{path}: not a text file (a YAML scenario expected)") from None
+    except OSError as exc:
+        raise ScenarioInvalid(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ScenarioInvalid(f"{path} is empty")
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ScenarioInvalid(f"{path}: not YAML ({exc})") from exc
+        raise ScenarioInvalid(f"{path}: not YAML ({yaml_problem(exc)})") from exc
     return from_dict(data, default_name=path.stem)
 
 

@@ -40,6 +40,11 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-1", "--outputs", outputs, "--json")
     assert code == 0 and json.loads(out)["name"] == "cli-1"
     wait_for(engine, "cli-1", "waiting_for_promotion")
+    # the name is taken (Step Functions keeps it 90 days): refused with what to do, nothing started
+    code, _, err = cli(capsys, "start", write_plan(tmp_path, dict(raw, gate_timeout="3h")), "--name", "cli-1",
+                       "--outputs", outputs)
+    assert code == 2 and "give another --name" in err and "a cutover named cli-1 was started on this stack before" in err
+    assert len(boto3.client("stepfunctions").list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]) == 1
 
     code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs, "--json")
     status = json.loads(out)
@@ -119,6 +124,24 @@ def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_p
     assert weights(engine) == {rr.HEROKU_ID: 255, rr.AWS_ID: 0}
     code, _, err = cli(capsys, "promote", "cli-2", "--outputs", outputs)
     assert code == 2 and "NotWaiting" in err
+    # status says it ended rolled back (exit 3) and what DNS serves now, not the stage's 10%
+    code, out, _ = cli(capsys, "status", "cli-2", "--outputs", outputs)
+    assert code == 3 and "cutover ROLLED_BACK" in out and "AWS 10%" not in out
+    assert "www.shop.example.com: DNS serves Heroku 100% / AWS 0% (weights 255 / 0)" in out
+    code, out, _ = cli(capsys, "status", "cli-2", "--outputs", outputs, "--json")
+    assert code == 3 and json.loads(out)["served"] == {"www.shop.example.com": {"heroku": 255, "aws": 0}}
+    # an ended cutover is not aborted again: refused, recorded, nothing sent
+    changes = len(engine.route53.changes)
+    code, _, err = cli(capsys, "abort", "cli-2", "--reason", "again", "--outputs", outputs)
+    assert code == 2 and "CutoverNotLive" in err and "rolled back already" in err
+    assert len(engine.route53.changes) == changes
+    assert [e["event"] for e in store_ledger(engine, "cli-2")][-1] == "abort_refused"
+
+
+def store_ledger(engine, name):
+    from cutover.adapters.store import Store
+
+    return Store(engine.stack.table_name).ledger(name)
 
 
 def test_a_bad_plan_is_refused_before_anything_starts(engine, outputs, tmp_path, capsys):
@@ -134,4 +157,4 @@ def test_an_unknown_cutover_or_stack_says_what_to_do(engine, outputs, capsys, tm
     code, _, err = cli(capsys, "history", "nope", "--outputs", outputs)
     assert code == 2 and "cutover list" in err
     code, _, err = cli(capsys, "status", "--outputs", str(tmp_path / "missing.json"))
-    assert code == 2 and "cannot read the stack outputs" in err
+    assert code == 2 and "the stack outputs file" in err and "does not exist" in err

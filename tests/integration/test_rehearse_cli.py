@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -232,3 +233,29 @@ def test_a_broken_aws_origin_is_refused_naming_the_check_and_the_name_without_a_
     out = capsys.readouterr().out
     assert code == 1 and "readiness: REFUSED, nothing changed: readiness of www.shop.example.com on AWS" in out
     assert words in out and "Traceback" not in out and "stackTrace" not in out
+
+
+def test_a_rehearsal_never_reads_the_users_aws_configuration_nor_talks_to_their_endpoint(capsys, monkeypatch, tmp_path):
+    """A shell exported for a real account or for another endpoint: the rehearsal runs on the
+    engine alone, and not one connection reaches that endpoint."""
+    import socket
+
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    listening.setblocking(False)
+    endpoint = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    unreadable = tmp_path / "config"
+    unreadable.write_bytes(bytes(range(256)))
+    for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_ROUTE_53": endpoint, "AWS_PROFILE": "production",
+                       "AWS_CONFIG_FILE": str(unreadable), "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAREAL"}.items():
+        monkeypatch.setenv(key, value)
+    try:
+        code, result = run_json(capsys, "--scenario", "tls-wrong-name")
+        with pytest.raises(BlockingIOError):
+            listening.accept()  # nobody connected
+    finally:
+        listening.close()
+    assert (code, result["status"], result["stages_completed"]) == (1, "FAILED", 0), "refused at readiness, as always"
+    assert result["counters"]["route53_calls"]["ListResourceRecordSets"] >= 1, "it did read the (embedded) zone"
+    assert os.environ["AWS_ENDPOINT_URL"] == endpoint and os.environ["AWS_PROFILE"] == "production", "put back after"

@@ -147,7 +147,14 @@ def load_plan_text(text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PlanInvalid([("plan", f"is neither JSON nor YAML ({exc})")]) from exc
+        raise PlanInvalid([("plan", f"is neither JSON nor YAML ({yaml_problem(exc)})")]) from exc
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where (PyYAML's own message spans several)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def normalize_name(name: str) -> str:
