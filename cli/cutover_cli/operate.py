@@ -113,15 +113,27 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         # each evaluated stage's traffic at the load balancer: intended and observed side by side
         "traffic": [e["traffic"] for e in ledger if e["event"] == "evaluated" and e.get("traffic")],
         # AWS compared with Heroku by the probes: each evaluated stage, and before an alarm's rollback
-        "compare": [{"stage": e["stage"], "names": e["compare"]} for e in ledger
+        "compare": [{"stage": e["stage"], "event": e["event"], "names": e["compare"]} for e in ledger
                     if e["event"] in ("evaluated", "rechecked") and e.get("compare")],
         "probes_before_rollback": next(({"alarm": e["alarm"], "names": e["compare"]} for e in ledger
                                         if e["event"] == "probe_figures"), None),
         "health_checks": _health_checks(state),
         "served": _served(state),
         "error": described.get("error"),
-        "cause": described.get("cause"),
+        "cause": cause_words(described.get("cause")),
     }
+
+
+def cause_words(cause: str | None) -> str | None:
+    """An execution's cause as a person reads it: a failed Lambda task's cause is its error as
+    JSON, stack trace included; only the message is kept (the trace is in the function's logs)."""
+    try:
+        error = json.loads(cause) if cause else None
+    except ValueError:
+        return cause
+    if isinstance(error, dict) and "errorMessage" in error:
+        return str(error["errorMessage"])
+    return cause
 
 
 def _served(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -211,7 +223,8 @@ def _print_summary(s: dict[str, Any]) -> None:
               f"{t['requests_per_minute']:g} requests a minute at the load balancer{growth}")
     for c in s.get("compare", []):
         for n in c["names"]:
-            print(f"  stage {c['stage']} compared with Heroku: {side_by_side(n)}")
+            when = " (rechecked before its promotion)" if c.get("event") == "rechecked" else ""
+            print(f"  stage {c['stage']}{when} compared with Heroku: {side_by_side(n)}")
     if s["rollback_reason"]:
         print(f"  rolled back: {s['rollback_reason']}")
         before = s.get("probes_before_rollback")

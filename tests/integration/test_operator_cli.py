@@ -158,3 +158,18 @@ def test_an_unknown_cutover_or_stack_says_what_to_do(engine, outputs, capsys, tm
     assert code == 2 and "cutover list" in err
     code, _, err = cli(capsys, "status", "--outputs", str(tmp_path / "missing.json"))
     assert code == 2 and "the stack outputs file" in err and "does not exist" in err
+
+
+def test_a_refused_execution_shows_the_refusal_and_never_the_functions_stack_trace(engine, outputs, tmp_path, capsys):
+    raw = plan(hosted_zone_id=engine.zone_id, heroku={"target": "another-app-1234.herokudns.com"})
+    code, _, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "refused", "--outputs", outputs)
+    assert code == 0, "the plan is valid on its own; Preflight refuses it against the zone"
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":refused"
+    described = engine.wait(arn)
+    assert described["status"] == "FAILED" and "stackTrace" in described["cause"], "what Step Functions holds"
+    code, out, err = cli(capsys, "status", "refused", "--outputs", outputs)
+    assert code == 1 and err == ""
+    assert "PlanInvalid: invalid plan: heroku.target: is another-app-1234.herokudns.com but" in out
+    assert "stackTrace" not in out and "File \"" not in out and len(out.splitlines()) == 2
+    code, out, _ = cli(capsys, "status", "refused", "--outputs", outputs, "--json")
+    assert json.loads(out)["cause"].startswith("invalid plan: heroku.target")
