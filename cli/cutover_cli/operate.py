@@ -79,7 +79,14 @@ def _store(outputs: dict[str, str]) -> Any:
 
 
 def _actor() -> str:
-    return os.environ.get("CUTOVER_ACTOR") or os.environ.get("USER") or "operator"
+    """Who acts, for the ledger: the caller's AWS identity (its ARN, as STS says it), with the
+    label ``$CUTOVER_ACTOR`` gives in front of it (a pipeline's name, a ticket). Never ``$USER``:
+    the name of a laptop's account says nothing about who holds the credentials."""
+    import boto3
+
+    identity = boto3.client("sts").get_caller_identity()["Arn"]
+    label = os.environ.get("CUTOVER_ACTOR", "").strip()
+    return f"{label} ({identity})" if label else identity
 
 
 def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
@@ -235,9 +242,6 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 
 def start(args: argparse.Namespace) -> int:
-    import boto3
-    from botocore.exceptions import ClientError
-
     from cutover.errors import PlanInvalid
     from cutover.plan import load_plan_text, parse_plan
 
@@ -247,7 +251,13 @@ def start(args: argparse.Namespace) -> int:
     except PlanInvalid as exc:
         return report_invalid_plan("start", exc.problems, "nothing was started")
     outputs = _outputs(args)
-    name = args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}"
+    return _start(outputs, args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}", raw, args)
+
+
+def _start(outputs: dict[str, str], name: str, raw: Any, args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import ClientError
+
     try:
         arn = boto3.client("stepfunctions").start_execution(
             stateMachineArn=outputs["StateMachineArn"], name=name, input=json.dumps(raw))["executionArn"]
@@ -258,27 +268,71 @@ def start(args: argparse.Namespace) -> int:
                            "give another --name (cutover list shows the names in use)", EXIT_INVALID) from exc
     print(json.dumps({"name": name, "executionArn": arn}) if args.json else f"started {name} ({arn})")
     if args.wait:
-        return _watch(outputs, name, args.json)
+        return _watch(outputs, name, args.json, timeout=args.timeout)
     return EXIT_OK
 
 
-def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = 2.0) -> int:
+def retry(args: argparse.Namespace) -> int:
+    """Start a cutover again with the plan its execution was given, under a new name."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from cutover.errors import PlanInvalid
+    from cutover.plan import parse_plan
+
+    outputs = _outputs(args)
+    sfn = boto3.client("stepfunctions")
+    try:
+        described = sfn.describe_execution(executionArn=_execution_arn(outputs, args.name))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise
+        raise CommandError(f"no cutover named {args.name} on this stack (see cutover list)", EXIT_INVALID) from exc
+    if described["status"] == "RUNNING":
+        raise CommandError(f"{args.name} is still running: nothing to retry (cutover status {args.name})", EXIT_INVALID)
+    if described["status"] == "SUCCEEDED":
+        raise CommandError(f"{args.name} succeeded: its names are on AWS, nothing to retry", EXIT_INVALID)
+    raw = json.loads(described["input"])
+    try:
+        parse_plan(raw)  # checked as start checks it: the rules may have changed since
+    except PlanInvalid as exc:
+        return report_invalid_plan("retry", exc.problems, "nothing was started")
+    name = args.as_name or _next_free_name(sfn, outputs, f"{args.name}-retry")
+    return _start(outputs, name, raw, args)
+
+
+def _next_free_name(sfn: Any, outputs: dict[str, str], stem: str) -> str:
+    used = {e["name"] for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=outputs["StateMachineArn"])
+            for e in page["executions"]}
+    return next(f"{stem}-{n}" for n in range(1, len(used) + 2) if f"{stem}-{n}" not in used)
+
+
+def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = 2.0, timeout: int | None = None) -> int:
+    deadline = None if timeout is None else time.monotonic() + timeout
     seen = 0
-    while True:
-        entries = _store(outputs).ledger(name)
-        for entry in entries[seen:]:
-            if not as_json:
-                details = {k: v for k, v in entry.items() if k in ("stage", "reason", "outcome", "change_id")}
-                print(f"  {entry['at']} {entry['event']} by {entry['actor']} {json.dumps(details) if details else ''}".rstrip())
-        seen = len(entries)
-        summary = _summary(outputs, name)
-        if summary["execution"] != "RUNNING":
-            if as_json:
-                print(json.dumps(summary))
-            else:
-                _print_summary(summary)
-            return _exit_for(summary)
-        time.sleep(poll)
+    try:
+        while True:
+            entries = _store(outputs).ledger(name)
+            for entry in entries[seen:]:
+                if not as_json:
+                    details = {k: v for k, v in entry.items() if k in ("stage", "reason", "outcome", "change_id")}
+                    print(f"  {entry['at']} {entry['event']} by {entry['actor']} {json.dumps(details) if details else ''}".rstrip())
+            seen = len(entries)
+            summary = _summary(outputs, name)
+            if summary["execution"] != "RUNNING":
+                if as_json:
+                    print(json.dumps(summary))
+                else:
+                    _print_summary(summary)
+                return _exit_for(summary)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CommandError(f"{name} still runs after --timeout {timeout}s; it goes on without you watching "
+                                   f"(cutover status {name})", EXIT_FAILED)
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        print(f"\nstopped following {name}; the cutover goes on (cutover status {name}, cutover abort {name})",
+              file=sys.stderr)
+        raise
 
 
 def _exit_for(summary: dict[str, Any]) -> int:
@@ -293,7 +347,7 @@ def status(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     name = args.name or _latest(outputs)
     if args.watch:
-        return _watch(outputs, name, args.json)
+        return _watch(outputs, name, args.json, timeout=args.timeout)
     summary = _summary(outputs, name)
     if args.json:
         print(json.dumps(summary))
@@ -374,15 +428,41 @@ def history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _duration(value: str) -> int:
+    from cutover.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value if not value.isdigit() else int(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return seconds
+
+
+def _timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_duration, metavar="DURATION",
+                        help="stop following after this long (90s, 30m, 2h); the cutover goes on; exit 1")
+
+
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     c = commands.add_parser("start", parents=[common], help="start a cutover from a plan")
     c.add_argument("plan")
     c.add_argument("--name", help="the execution name (default: cutover-<time>)")
     c.add_argument("--wait", action="store_true", help="follow it until it ends (exit 0 succeeded, 3 rolled back)")
+    _timeout_option(c)
     c.set_defaults(func=start)
+    c = commands.add_parser("retry", parents=[common], help="start a cutover that failed or was rolled back again, "
+                                                            "with the plan it was given")
+    c.add_argument("name", help="the cutover to start again")
+    c.add_argument("--as", dest="as_name", metavar="NEW_NAME", help="the new execution's name (default: NAME-retry-N)")
+    c.add_argument("--wait", action="store_true", help="follow it until it ends (exit 0 succeeded, 3 rolled back)")
+    _timeout_option(c)
+    c.set_defaults(func=retry)
     c = commands.add_parser("status", parents=[common], help="where a cutover is (default: the latest)")
     c.add_argument("name", nargs="?")
     c.add_argument("--watch", action="store_true", help="follow it until it ends")
+    _timeout_option(c)
     c.set_defaults(func=status)
     c = commands.add_parser("list", parents=[common], help="the cutovers of this stack")
     c.set_defaults(func=list_cutovers)

@@ -92,7 +92,7 @@ def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
     history = run(env, CUTOVER, "history", "demo-1", "--json")
     entries = json.loads(history.stdout)
     assert [e["event"] for e in entries][0] == "started" and entries[-1]["event"] == "succeeded"
-    assert next(e for e in entries if e["event"] == "promotion_approved")["actor"] == "carol"
+    assert next(e for e in entries if e["event"] == "promotion_approved")["actor"].startswith("carol (arn:aws:")
 
     listed = run(env, AWS, "stepfunctions", "list-executions", "--state-machine-arn", outputs["StateMachineArn"])
     assert [e["name"] for e in json.loads(listed.stdout)["executions"]] == ["demo-1"]

@@ -72,7 +72,7 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "history", "cli-1", "--outputs", outputs, "--json")
     entries = json.loads(out)
     approved = next(e for e in entries if e["event"] == "promotion_approved")
-    assert code == 0 and approved["actor"] == "bob"
+    assert code == 0 and approved["actor"] == "bob (arn:aws:sts::123456789012:user/moto)"
     assert [e["event"] for e in entries][-1] == "succeeded"
     code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
     assert [r["name"] for r in json.loads(out)] == ["cli-1"]
@@ -106,7 +106,7 @@ def test_commit_ends_the_watch_at_100_percent_at_once(engine, outputs, tmp_path,
     assert answers[0][1] == 2 and "add --yes" in answers[0][2], "not at a terminal: commit needs --yes"
     assert answers[1][1] == 0 and answers[1][2].startswith("committing cli-2: its watch ended")
     (succeeded,) = [e for e in store.ledger("cli-2") if e["event"] == "succeeded"]
-    assert succeeded["committed_by"] == "cutover commit (bob)"
+    assert succeeded["committed_by"] == "cutover commit (bob (arn:aws:sts::123456789012:user/moto))"
     listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
     assert [r.get("SetIdentifier") for r in listed if r["Name"] == "www.shop.example.com."] == [None]
     assert all(c.deleted for c in engine.health_checks.checks.values())
@@ -136,6 +136,22 @@ def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_p
     assert code == 2 and "CutoverNotLive" in err and "rolled back already" in err
     assert len(engine.route53.changes) == changes
     assert [e["event"] for e in store_ledger(engine, "cli-2")][-1] == "abort_refused"
+    # who aborted: the caller's AWS identity, not the name of the local account
+    (aborted,) = [e for e in store_ledger(engine, "cli-2") if e["event"] == "aborted"]
+    assert aborted["actor"] == "arn:aws:sts::123456789012:user/moto"
+    # started again with the very plan it was given, under a new name
+    code, out, _ = cli(capsys, "retry", "cli-2", "--outputs", outputs, "--json")
+    assert code == 0 and json.loads(out)["name"] == "cli-2-retry-1"
+    sfn = boto3.client("stepfunctions")
+    inputs = [json.loads(sfn.describe_execution(executionArn=arn + suffix)["input"]) for suffix in ("", "-retry-1")]
+    assert inputs[0] == inputs[1] == raw
+    code, _, err = cli(capsys, "retry", "cli-2-retry-1", "--outputs", outputs)
+    assert code == 2 and "still running" in err
+    code, _, err = cli(capsys, "retry", "nobody", "--outputs", outputs)
+    assert code == 2 and "no cutover named nobody" in err
+    # following it gives up at --timeout, saying the cutover goes on
+    code, _, err = cli(capsys, "status", "cli-2-retry-1", "--watch", "--timeout", "1s", "--outputs", outputs)
+    assert code == 1 and "still runs after --timeout 1s" in err and "goes on" in err
 
 
 def store_ledger(engine, name):
