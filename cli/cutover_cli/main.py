@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .failures import (
     EXIT_FAILED,
@@ -109,8 +110,10 @@ def rehearse(args: argparse.Namespace) -> int:
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
 
 
-def dry_run(args: argparse.Namespace) -> int:
-    """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
+def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
+    """``cutover plan``: validate a plan against the live zone and show every batch it will send.
+    ``cutover start`` makes the same checks (``quiet``: only a refusal is printed) and gets back
+    the exit code and the plan as given."""
     from cutover import history
     from cutover.adapters.cloudwatch import CloudWatch
     from cutover.adapters.route53 import Route53
@@ -118,16 +121,28 @@ def dry_run(args: argparse.Namespace) -> int:
     from cutover.dryrun import starting_pairs
     from cutover.durations import format_duration
     from cutover.errors import CutoverError, PlanInvalid
-    from cutover.plan import check_against_zone, load_plan_text, parse_plan
+    from cutover.plan import load_plan_text, parse_plan
     from cutover.records import to_route53
-    from cutover.steps import not_ready, readiness_results, watched_load_balancer
+    from cutover.steps import check_before_start, not_ready, readiness_results
 
+    from .operate import StackNotFound, held_names, outputs_of, stack_settings
+
+    command = "start" if quiet or getattr(args, "dry_run", False) else "plan"
+    returns = (lambda code, raw=None: (code, raw)) if command == "start" else (lambda code, raw=None: code)
+    raw = None
     try:
-        plan = parse_plan(load_plan_text(read_text(args.plan, "the plan")))
+        raw = load_plan_text(read_text(args.plan, "the plan"))
+        plan = parse_plan(raw)
+        try:
+            outputs = outputs_of(args)
+            stack_note = None
+        except StackNotFound as exc:
+            if command == "start":
+                raise
+            outputs, stack_note = None, f"{exc}; checked without the stack's allowed zones and names, and its locks"
         route53 = Route53()
-        zone_name = route53.zone_name(plan.hosted_zone_id)
-        check_against_zone(plan, zone_name, None, CloudWatch().existing(plan.alarms))
-        load_balancer = watched_load_balancer(plan, CloudWatch())  # where the traffic check counts requests
+        zone_name, load_balancer = check_before_start(plan, route53, CloudWatch(), stack_settings(outputs))
+        held = held_names(outputs, plan.names) if outputs else {}
         live = route53.records_of(plan.hosted_zone_id, plan.names)
         result = compute(plan, live, args.insync)
         result["history_events_worst_case"] = history.worst_case(plan)
@@ -135,23 +150,35 @@ def dry_run(args: argparse.Namespace) -> int:
         _local_origins(args)
         checks = readiness_results(plan, starting_pairs(plan, live)[1])
     except PlanInvalid as exc:
-        return report_invalid_plan("plan", exc.problems, "nothing would be changed")
+        return returns(report_invalid_plan(command, exc.problems, "nothing would be changed"))
     except CutoverError as exc:
-        print(f"cutover plan: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        print(f"cutover {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return returns(EXIT_INVALID)
     failed = [c for c in checks if c.origin != "heroku" and not c.ok]
+    refusals = [not_ready(c, plan) for c in failed]
+    refusals += [f"{name} is held by the cutover {holder} (cutover status {holder})" for name, holder in held.items()]
+    if quiet:
+        if refusals:
+            print(f"cutover start: refused: {'; '.join(refusals)}", file=sys.stderr)
+        return returns(EXIT_INVALID if refusals else EXIT_OK, raw)
     if args.json:
         print(json.dumps({
             **result,
+            "stack": None if outputs is None else {"allowed_zone_ids": outputs.get("AllowedZoneIds", "*"),
+                                                   "allowed_record_names": outputs.get("AllowedRecordNames", "*"),
+                                                   "held": held},
             "readiness": {"skipped": plan.readiness.skip} if plan.readiness.skip else [c.to_dict() for c in checks],
             "traffic_load_balancer": load_balancer,
-            "ready": not failed,
+            "ready": not refusals,
             "steps": [{"what": s.what, "earliest_at": s.earliest_at, "aws_percent": s.aws_percent,
                        "changes": to_route53(s.changes)} for s in result["steps"]],
             "rollback": to_route53(result["rollback"]),
         }, indent=2))
-        return EXIT_INVALID if failed else EXIT_OK
+        return returns(EXIT_INVALID if refusals else EXIT_OK, raw)
     print(f"{plan.describe()} in zone {zone_name} ({plan.hosted_zone_id}); Route 53 changes assumed INSYNC in {args.insync}s")
+    print(f"stack: {stack_note}" if stack_note else
+          f"stack: allows zones {outputs.get('AllowedZoneIds') or '*'} and names {outputs.get('AllowedRecordNames') or '*'}; "
+          + ("names held: " + ", ".join(f"{n} by {h}" for n, h in held.items()) if held else "no name held by another cutover"))
     print(f"\ntraffic check: each stage's requests counted at {load_balancer}" if load_balancer
           else f"\ntraffic check: switched off ({plan.traffic.skip})")
     print("\nreadiness, as users would meet each origin:" if checks else f"\nreadiness: switched off ({plan.readiness.skip})")
@@ -176,11 +203,10 @@ def dry_run(args: argparse.Namespace) -> int:
     for change in result["rollback"]:
         r = change["ResourceRecordSet"]
         print(f"    {change['Action']:6} {r['Name']} {r['Type']} [{r['SetIdentifier']}] weight {r['Weight']} TTL {r['TTL']}")
-    if failed:
-        print("\ncutover start would be refused, nothing changed: " + "; ".join(not_ready(c, plan) for c in failed),
-              file=sys.stderr)
-        return EXIT_INVALID
-    return EXIT_OK
+    if refusals:
+        print("\ncutover start would be refused, nothing changed: " + "; ".join(refusals), file=sys.stderr)
+        return returns(EXIT_INVALID, raw)
+    return returns(EXIT_OK, raw)
 
 
 def _local_origins(args: argparse.Namespace) -> None:

@@ -29,7 +29,28 @@ def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequen
 _NEEDED_OUTPUTS = ("StateMachineArn", "TableName")
 
 
-def _outputs(args: argparse.Namespace) -> dict[str, str]:
+class StackNotFound(CommandError):
+    """No deployed stack by that name: ``cutover plan`` goes on without its allow-lists."""
+
+
+def stack_settings(outputs: dict[str, str] | None) -> Any:
+    """What the deployed stack allows (its HostedZoneIds and RecordNames parameters, as outputs);
+    no restriction without a stack."""
+    from cutover.settings import Settings
+
+    outputs = outputs or {}
+    return Settings.from_env({"TABLE_NAME": outputs.get("TableName", "-"),
+                              "ALLOWED_ZONE_IDS": outputs.get("AllowedZoneIds", ""),
+                              "ALLOWED_RECORD_NAMES": outputs.get("AllowedRecordNames", "")})
+
+
+def held_names(outputs: dict[str, str], names: list[str]) -> dict[str, str]:
+    """The names of a plan another cutover holds now (its lock), each with the holder."""
+    store = _store(outputs)
+    return {name: holder for name in names if (holder := store.lock_holder(name))}
+
+
+def outputs_of(args: argparse.Namespace) -> dict[str, str]:
     path = args.outputs or os.environ.get("CUTOVER_OUTPUTS")
     if path:
         try:
@@ -49,8 +70,8 @@ def _outputs(args: argparse.Namespace) -> dict[str, str]:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ValidationError":
             raise  # credentials refused, access denied: said as such by the one error path
-        raise CommandError(f"no stack {args.stack!r} in this account and region: deploy it, or pass --stack or "
-                           "--outputs", EXIT_INVALID) from exc
+        raise StackNotFound(f"no stack {args.stack!r} in this account and region: deploy it, or pass --stack or "
+                            "--outputs", EXIT_INVALID) from exc
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -242,16 +263,16 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 
 def start(args: argparse.Namespace) -> int:
-    from cutover.errors import PlanInvalid
-    from cutover.plan import load_plan_text, parse_plan
+    """Every check ``cutover plan`` makes (the zone, the alarms, the stack's allow-lists, the
+    locks, readiness from here), then the execution; ``--dry-run`` stops after the checks."""
+    from .main import dry_run
 
-    try:
-        raw = load_plan_text(read_text(args.plan, "the plan"))
-        parse_plan(raw)  # refuse a bad plan here, before an execution exists
-    except PlanInvalid as exc:
-        return report_invalid_plan("start", exc.problems, "nothing was started")
-    outputs = _outputs(args)
-    return _start(outputs, args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}", raw, args)
+    code, raw = dry_run(args, quiet=not args.dry_run)
+    if code != EXIT_OK or args.dry_run:
+        if code != EXIT_OK:
+            print("cutover start: nothing was started", file=sys.stderr)
+        return code
+    return _start(outputs_of(args), args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}", raw, args)
 
 
 def _start(outputs: dict[str, str], name: str, raw: Any, args: argparse.Namespace) -> int:
@@ -280,7 +301,7 @@ def retry(args: argparse.Namespace) -> int:
     from cutover.errors import PlanInvalid
     from cutover.plan import parse_plan
 
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     sfn = boto3.client("stepfunctions")
     try:
         described = sfn.describe_execution(executionArn=_execution_arn(outputs, args.name))
@@ -344,7 +365,7 @@ def _exit_for(summary: dict[str, Any]) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     name = args.name or _latest(outputs)
     if args.watch:
         return _watch(outputs, name, args.json, timeout=args.timeout)
@@ -368,7 +389,7 @@ def _latest(outputs: dict[str, str]) -> str:
 def list_cutovers(args: argparse.Namespace) -> int:
     import boto3
 
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     executions = boto3.client("stepfunctions").list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
     rows = [{"name": e["name"], "status": e["status"], "started": e["startDate"].isoformat()} for e in executions]
     if args.json:
@@ -380,21 +401,21 @@ def list_cutovers(args: argparse.Namespace) -> int:
 
 
 def promote(args: argparse.Namespace) -> int:
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     result = _invoke(outputs["PromoteFunctionName"], {"cutover_id": args.name, "full": args.full, "actor": _actor()})
     print(json.dumps(result) if args.json else f"promoted {args.name} (stage {result['stage']}{', straight to the last stage' if args.full else ''})")
     return EXIT_OK
 
 
 def abort(args: argparse.Namespace) -> int:
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     result = _invoke(outputs["AbortFunctionName"], {"cutover_id": args.name, "reason": args.reason, "actor": _actor()})
     print(json.dumps(result) if args.json else f"aborted {args.name}: all traffic is going back to Heroku; {result['ended']}")
     return EXIT_OK
 
 
 def commit(args: argparse.Namespace) -> int:
-    outputs = _outputs(args)
+    outputs = outputs_of(args)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CommandError(f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
@@ -416,7 +437,7 @@ def commit(args: argparse.Namespace) -> int:
 
 
 def history(args: argparse.Namespace) -> int:
-    entries = _store(_outputs(args)).ledger(args.name)
+    entries = _store(outputs_of(args)).ledger(args.name)
     if not entries:
         raise CommandError(f"no ledger for {args.name} (see cutover list)", EXIT_INVALID)
     if args.json:
@@ -446,8 +467,10 @@ def _timeout_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    c = commands.add_parser("start", parents=[common], help="start a cutover from a plan")
+    c = commands.add_parser("start", parents=[common], help="start a cutover from a plan, after every check of cutover plan")
     c.add_argument("plan")
+    c.add_argument("--dry-run", action="store_true", help="make the checks and show the batches; start nothing")
+    c.add_argument("--insync", type=int, default=60, help=argparse.SUPPRESS)
     c.add_argument("--name", help="the execution name (default: cutover-<time>)")
     c.add_argument("--wait", action="store_true", help="follow it until it ends (exit 0 succeeded, 3 rolled back)")
     _timeout_option(c)

@@ -40,10 +40,9 @@ def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, mon
     code, out, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-1", "--outputs", outputs, "--json")
     assert code == 0 and json.loads(out)["name"] == "cli-1"
     wait_for(engine, "cli-1", "waiting_for_promotion")
-    # the name is taken (Step Functions keeps it 90 days): refused with what to do, nothing started
-    code, _, err = cli(capsys, "start", write_plan(tmp_path, dict(raw, gate_timeout="3h")), "--name", "cli-1",
-                       "--outputs", outputs)
-    assert code == 2 and "give another --name" in err and "a cutover named cli-1 was started on this stack before" in err
+    # a second cutover of the same name while this one holds it: refused by start's own checks
+    code, _, err = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-9", "--outputs", outputs)
+    assert code == 2 and "already sends 10 weight to AWS" in err and "nothing was started" in err
     assert len(boto3.client("stepfunctions").list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]) == 1
 
     code, out, _ = cli(capsys, "status", "cli-1", "--outputs", outputs, "--json")
@@ -178,9 +177,13 @@ def test_an_unknown_cutover_or_stack_says_what_to_do(engine, outputs, capsys, tm
 
 def test_a_refused_execution_shows_the_refusal_and_never_the_functions_stack_trace(engine, outputs, tmp_path, capsys):
     raw = plan(hosted_zone_id=engine.zone_id, heroku={"target": "another-app-1234.herokudns.com"})
-    code, _, _ = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "refused", "--outputs", outputs)
-    assert code == 0, "the plan is valid on its own; Preflight refuses it against the zone"
-    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":refused"
+    # cutover start makes Preflight's checks itself: refused, nothing started
+    code, _, err = cli(capsys, "start", write_plan(tmp_path, raw), "--name", "refused", "--outputs", outputs)
+    assert code == 2 and "heroku.target: is another-app-1234.herokudns.com but" in err and "nothing was started" in err
+    sfn = boto3.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"] == []
+    # started another way (the console, the AWS CLI): Preflight refuses it
+    arn = sfn.start_execution(stateMachineArn=engine.stack.state_machine_arn, name="refused", input=json.dumps(raw))["executionArn"]
     described = engine.wait(arn)
     assert described["status"] == "FAILED" and "stackTrace" in described["cause"], "what Step Functions holds"
     code, out, err = cli(capsys, "status", "refused", "--outputs", outputs)
@@ -189,3 +192,22 @@ def test_a_refused_execution_shows_the_refusal_and_never_the_functions_stack_tra
     assert "stackTrace" not in out and "File \"" not in out and len(out.splitlines()) == 2
     code, out, _ = cli(capsys, "status", "refused", "--outputs", outputs, "--json")
     assert json.loads(out)["cause"].startswith("invalid plan: heroku.target")
+    # the name is taken (Step Functions keeps it 90 days): refused with what to do
+    code, _, err = cli(capsys, "start", write_plan(tmp_path, plan(hosted_zone_id=engine.zone_id)), "--name", "refused",
+                       "--outputs", outputs)
+    assert code == 2 and "give another --name" in err and "a cutover named refused was started on this stack before" in err
+
+
+def test_start_dry_run_makes_the_checks_and_starts_nothing_and_plan_uses_the_stacks_allow_lists(engine, outputs, tmp_path, capsys):
+    good = write_plan(tmp_path, plan(hosted_zone_id=engine.zone_id))
+    code, out, _ = cli(capsys, "start", good, "--dry-run", "--outputs", outputs)
+    assert code == 0 and "no name held by another cutover" in out and "a rollback at any point sends" in out
+    sfn = boto3.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"] == []
+    # a stack deployed for other names: plan and start say so, naming the parameter to change
+    narrow = tmp_path / "narrow.json"
+    narrow.write_text(json.dumps(dict(json.loads(open(outputs).read()), AllowedRecordNames="api.shop.example.com")))
+    for command in ("plan", "start"):
+        code, _, err = cli(capsys, command, good, "--outputs", str(narrow))
+        assert code == 2 and "not one of the names this stack may change (api.shop.example.com)" in err, err
+    assert sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"] == []

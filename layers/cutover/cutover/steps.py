@@ -124,24 +124,34 @@ def notify(deps: Deps, state: dict[str, Any], event: str, once: str | None = Non
         logger.error("notification lost", extra={"cutover": state["id"], "event": event, "error": str(exc)})
 
 
-def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution",
-              execution_arn: str | None = None) -> dict[str, Any]:
-    """Validate, lock, snapshot and convert to the weighted pair at Heroku 100 / AWS 0."""
-    plan = parse_plan(raw_plan)
-    allowed = deps.settings.allowed_zone_ids
+def check_before_start(plan: Plan, route53: Route53, cloudwatch: CloudWatch, settings: Settings) -> tuple[str, str | None]:
+    """Every check of the live account a cutover makes before it changes anything, the same for
+    Preflight, ``cutover plan`` and ``cutover start``: the zone and the names are ones the stack
+    may change, the names are in the zone, the alarms exist and none is in ALARM, and the load
+    balancer the traffic check counts at is known. Raises ``PlanInvalid`` or ``AlarmBreached``;
+    returns the zone's name and that load balancer (None: the traffic check is off)."""
+    allowed = settings.allowed_zone_ids
     if allowed is not None and plan.hosted_zone_id not in allowed:
         raise PlanInvalid(
             [("hosted_zone_id", f"{plan.hosted_zone_id} is not a zone this stack may change "
               f"({', '.join(sorted(allowed))}); add it to the HostedZoneIds parameter")]
         )
-    zone_name = deps.route53.zone_name(plan.hosted_zone_id)
-    alarm_states = deps.cloudwatch.states(plan.alarms)
-    check_against_zone(plan, zone_name, deps.settings.allowed_names, frozenset(a.name for a in alarm_states))
-    traffic = watched_load_balancer(plan, deps.cloudwatch)
+    zone_name = route53.zone_name(plan.hosted_zone_id)
+    alarm_states = cloudwatch.states(plan.alarms)
+    check_against_zone(plan, zone_name, settings.allowed_names, frozenset(a.name for a in alarm_states))
+    traffic = watched_load_balancer(plan, cloudwatch)
     breached = sorted(a.name for a in alarm_states if a.state == "ALARM")
     if breached:  # the guard rails already say no: not even 10% moves (nothing is changed)
         raise AlarmBreached(f"{', '.join(breached)} in ALARM before the cutover started: nothing was changed; "
                             "start again once the alarms are OK")
+    return zone_name, traffic
+
+
+def preflight(raw_plan: Any, cutover_id: str, deps: Deps, actor: str = "execution",
+              execution_arn: str | None = None) -> dict[str, Any]:
+    """Validate, lock, snapshot and convert to the weighted pair at Heroku 100 / AWS 0."""
+    plan = parse_plan(raw_plan)
+    zone_name, traffic = check_before_start(plan, deps.route53, deps.cloudwatch, deps.settings)
     assert deps.store is not None
     earlier = deps.store.state(cutover_id)  # a retried preflight keeps the first snapshot
     live = deps.route53.records_of(plan.hosted_zone_id, plan.names)
