@@ -484,6 +484,12 @@ class Engine:
                 refs[logical] = url
                 attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{stack_name}-{logical}"
                 attrs[(logical, "QueueName")] = f"{stack_name}-{logical}"
+        for logical, spec in resources.items():  # what the engine does not run, named as CloudFormation would
+            if spec["Type"] == "AWS::IAM::ManagedPolicy":
+                refs[logical] = f"arn:aws:iam::{ACCOUNT}:policy/{stack_name}-{logical}"
+            elif spec["Type"] == "AWS::CloudWatch::Dashboard":
+                refs[logical] = f"{stack_name}-cutover"
+        refs["AWS::StackId"] = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/local"
         # The layer is the installed ``cutover`` package itself: handlers import it directly.
         refs["CutoverLayer"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{stack_name}-cutover:1"
 

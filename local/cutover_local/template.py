@@ -50,16 +50,21 @@ class Unresolvable(ValueError):
     """The template uses an intrinsic the local engine does not evaluate."""
 
 
+_NO_VALUE = object()
+
+
 def resolve(value: Any, refs: dict[str, Any], attrs: dict[tuple[str, str], Any]) -> Any:
     """Evaluate the intrinsics the engine needs (Ref, GetAtt, Sub, Join, Split, If not)."""
-    if isinstance(value, list):
-        return [resolve(v, refs, attrs) for v in value]
+    if isinstance(value, list):  # AWS::NoValue leaves a list, as in CloudFormation
+        return [item for item in (resolve(v, refs, attrs) for v in value) if item is not _NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) != 1:
         return {k: resolve(v, refs, attrs) for k, v in value.items()}
     (key, arg), = value.items()
     if key == "Ref":
+        if arg == "AWS::NoValue":
+            return _NO_VALUE
         if arg not in refs:
             raise Unresolvable(f"Ref {arg}")
         return refs[arg]
@@ -82,6 +87,8 @@ def resolve(value: Any, refs: dict[str, Any], attrs: dict[tuple[str, str], Any])
         return arg[0].join(str(v) for v in resolve(arg[1], refs, attrs))
     if key == "Fn::Split":
         return str(resolve(arg[1], refs, attrs)).split(arg[0])
+    if key == "Fn::If" and f"Condition:{arg[0]}" in refs:  # a condition the caller evaluated
+        return resolve(arg[1] if refs[f"Condition:{arg[0]}"] else arg[2], refs, attrs)
     if key.startswith("Fn::"):
         raise Unresolvable(key)
     return {key: resolve(arg, refs, attrs)}

@@ -28,10 +28,47 @@ def write_plan(tmp_path, raw) -> str:
     return str(path)
 
 
+OPERATOR_CALLS: set[str] = set()
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # STS answers it whatever the policies say
+IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
 def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+    """Run the CLI as an operator would; every AWS call it makes itself (not the functions it
+    invokes) is noted for the check against the stack's OperatorPolicy."""
+    events = boto3.DEFAULT_SESSION.events
+
+    def note(model, **_):
+        if _ENGINE[0] is not None and _ENGINE[0].current() is None:
+            prefix = {"stepfunctions": "states"}.get(model.service_model.service_name, model.service_model.service_name)
+            call = f"{prefix}:{model.name}"
+            OPERATOR_CALLS.add(IAM_ACTION.get(call, call))
+
+    events.register("before-call", note, unique_id="operator-calls")
+    try:
+        code = main(list(args))
+    finally:
+        events.unregister("before-call", unique_id="operator-calls")
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+_ENGINE: list = [None]
+
+
+@pytest.fixture(autouse=True)
+def _operator_policy_allows_every_call(engine):
+    """The stack's OperatorPolicy allows every call the operator commands of a test made."""
+    from tests.support import template
+
+    OPERATOR_CALLS.clear()
+    _ENGINE[0] = engine
+    yield
+    _ENGINE[0] = None
+    policy = template()["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]
+    allowed = {a for st in policy["Statement"] for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    missing = OPERATOR_CALLS - allowed - NEEDS_NO_PERMISSION
+    assert not missing, f"the operator commands called {missing}, which OperatorPolicy does not allow"
 
 
 def test_start_status_promote_and_history(engine, outputs, tmp_path, capsys, monkeypatch):

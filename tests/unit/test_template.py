@@ -186,5 +186,50 @@ def test_health_checks_are_read_by_the_shift_and_the_evaluation_and_deleted_only
         for action in actions:
             by_action.setdefault(action, set()).add(owner)
     assert by_action["route53:CreateHealthCheck"] == {"PreflightFunction"}
-    assert by_action["route53:GetHealthCheckStatus"] == {"ShiftFunction", "EvaluateAlarmsFunction"}
+    # and the operators (cutover status shows what the checkers say)
+    assert by_action["route53:GetHealthCheckStatus"] == {"ShiftFunction", "EvaluateAlarmsFunction", "OperatorPolicy"}
     assert by_action["route53:DeleteHealthCheck"] == {"RollbackRecordsPolicy", "FinalizeFunction"}
+
+
+def test_logs_are_kept_as_long_as_the_stack_says_and_the_topic_is_encrypted_with_a_key_alarms_may_use():
+    assert TEMPLATE["Globals"]["Function"]["LoggingConfig"] == {"LogGroup": {"Ref": "FunctionLogGroup"}}
+    for group in ("FunctionLogGroup", "StateMachineLogGroup"):
+        assert RESOURCES[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert RESOURCES["CutoverTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}
+    key = RESOURCES["TopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (alarms,) = [s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"} and "aws:SourceAccount" in alarms["Condition"]["StringEquals"]
+    # every function that publishes may use the key (SNS asks KMS on the publisher's behalf)
+    publishers = {owner for owner, st in statements() if "sns:Publish" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    assert publishers and all({"Ref": "TopicKeyUsePolicy"} in FUNCTIONS[f]["Properties"]["Policies"] for f in publishers)
+
+
+@pytest.mark.parametrize("extra_alarms", ["", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop-5xx-rate"])
+def test_the_dashboard_body_is_json_with_every_panel_and_the_alarms(extra_alarms):
+    import json
+
+    from cutover_local.template import resolve
+
+    refs = {"AWS::Region": "us-east-1", "DashboardAlarmArns": extra_alarms,
+            "Condition:HasDashboardAlarms": bool(extra_alarms)}
+    attrs = {(name, "Arn"): f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+             for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    body = json.loads(resolve(RESOURCES["Dashboard"]["Properties"]["DashboardBody"], refs, attrs))
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert titles[0].startswith("AWS share each cutover intends") and "Alarms" in titles
+    assert any("Probe errors" in t for t in titles) and any("Probe latency" in t for t in titles)
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    own = {f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}"
+           for n in ("ProbeFailedAlarm", "AsyncFailuresAlarm", "RollbackBlockedAlarm", "NotificationFailedAlarm")}
+    assert set(alarm_widget["properties"]["alarms"]) == own | ({extra_alarms} if extra_alarms else set())
+    share = body["widgets"][0]["properties"]["metrics"][0][0]["expression"]
+    assert 'MetricName="AwsPercentIntended"' in share  # the metric each shift and rollback records
+
+
+def test_the_operator_policy_is_in_the_outputs_and_changes_nothing_but_through_the_functions():
+    assert TEMPLATE["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": "OperatorPolicy"}
+    actions = {a for owner, st in statements() if owner == "OperatorPolicy"
+               for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    writes = {a for a in actions if not a.split(":")[1].startswith(("Get", "List", "Describe", "Query"))}
+    assert writes == {"states:StartExecution", "lambda:InvokeFunction"}, "no record, table or alarm write of its own"

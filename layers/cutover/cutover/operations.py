@@ -58,7 +58,7 @@ def abort(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, Any
     if saved is None:
         raise CutoverNotFound(f"no cutover named {cutover_id}: see cutover list")
     why = not_live(saved, deps)
-    if saved.get("status") == "ROLLED_BACK":  # ended: an abort has nothing left to do
+    if not why and saved.get("status") == "ROLLED_BACK":  # ended: an abort has nothing left to do
         why = f"it was rolled back already ({saved.get('rollback_reason') or 'no reason recorded'}): its traffic is on Heroku"
     if why:
         deps.store.record(cutover_id, "abort_refused", actor, reason=reason, why=why)

@@ -44,7 +44,7 @@ from .errors import (
     TrafficNotArriving,
     WorseThanHeroku,
 )
-from .observability import logger, metrics
+from .observability import logger, metrics, record_aws_percent
 from .plan import Plan, check_against_zone, parse_plan
 from .settings import Settings
 
@@ -455,6 +455,7 @@ def shift(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[s
             **({"promoted_by": promotion.get("by"), "full": bool(promotion.get("full"))} if promotion else {}),
         )
         metrics.add_metric(name="WeightShift", unit="Count", value=1)
+        record_aws_percent(state["id"], stage.weight)
     # with what the stage before saw: its intended share and the requests that arrived
     observed = ((state.get("traffic") or {}).get("stages") or {}).get(str(index))
     notify(deps, state, "promoted", once=f"promoted:{index + 1}", stage=index + 1, aws_percent=stage.weight,
@@ -757,6 +758,7 @@ def rollback(cutover_id: str, reason: str, actor: str, deps: Deps, state: dict[s
     deps.store.end_live(cutover_id)
     if first:
         metrics.add_metric(name="Rollback", unit="Count", value=1)
+        record_aws_percent(cutover_id, 0)
         notify(deps, new_state, "rolled_back", reason=new_state["rollback_reason"], actor=actor, change_id=change_id,
                found=found, **evidence)
     logger.warning("cutover rolled back", extra={"cutover": cutover_id, "reason": reason, "actor": actor})
