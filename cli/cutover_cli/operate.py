@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from .failures import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_ROLLED_BACK, CommandError, read_text
@@ -200,6 +201,8 @@ def served_words(served: dict[str, Any]) -> str:
         return f"a simple CNAME to {served['cname']}"
     if "unknown" in served:
         return f"unknown ({served['unknown']})"
+    if "stale" in served:
+        return served_words({k: v for k, v in served.items() if k != "stale"}) + f" ({served['stale']})"
     total = served["heroku"] + served["aws"]
     if total == 0:
         return "weights 0 / 0 (Route 53 answers as if equal: Heroku 50% / AWS 50%)"
@@ -328,28 +331,64 @@ def _next_free_name(sfn: Any, outputs: dict[str, str], stem: str) -> str:
     return next(f"{stem}-{n}" for n in range(1, len(used) + 2) if f"{stem}-{n}" not in used)
 
 
-def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = 2.0, timeout: int | None = None) -> int:
+_LAST_SERVED: dict[str, dict[str, Any]] = {}
+
+
+def view_of(outputs: dict[str, str], name: str) -> dict[str, Any]:
+    """What the live view shows of a cutover now (``live.snapshot``)."""
+    import boto3
+
+    from . import live
+
+    summary = _summary(outputs, name)
+    # Route 53's budget is the account's (5 requests a second for every caller): a read it
+    # throttled keeps the last answer, said as such, rather than a blank
+    for record, served in summary.get("served", {}).items():
+        if "unknown" in served and "Throttling" in served["unknown"] and record in _LAST_SERVED:
+            summary["served"][record] = {**_LAST_SERVED[record], "stale": "Route 53 throttled this read; the last answer"}
+        elif "unknown" not in served:
+            _LAST_SERVED[record] = served
+    store = _store(outputs)
+    state = store.state(name) or {}
+    names = list(state.get("plan", {}).get("alarms", []))
+    alarms: list[dict[str, Any]] = []
+    if names:
+        answer = boto3.client("cloudwatch").describe_alarms(AlarmNames=names[:100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        found = {a["AlarmName"]: a for a in answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])}
+        alarms = [found.get(n, {"AlarmName": n, "StateValue": "MISSING", "StateReason": "no such alarm"}) for n in names]
+    return live.snapshot(summary, state, store.gate(name), store.ledger(name), alarms, datetime.now(UTC))
+
+
+# Each poll reads the pair (one ListResourceRecordSets a name) and the health checks' status from
+# Route 53, whose budget the whole account shares: every 5 seconds, not faster.
+WATCH_POLL_SECONDS = 5.0
+
+
+def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = WATCH_POLL_SECONDS,
+           timeout: int | None = None) -> int:
+    """Follow a cutover until it ends: the live view (``live.py``), then its summary; with
+    ``--json``, the summary alone."""
+    from . import live
+
     deadline = None if timeout is None else time.monotonic() + timeout
-    seen = 0
+    expired = lambda: deadline is not None and time.monotonic() >= deadline  # noqa: E731
     try:
-        while True:
-            entries = _store(outputs).ledger(name)
-            for entry in entries[seen:]:
-                if not as_json:
-                    details = {k: v for k, v in entry.items() if k in ("stage", "reason", "outcome", "change_id")}
-                    print(f"  {entry['at']} {entry['event']} by {entry['actor']} {json.dumps(details) if details else ''}".rstrip())
-            seen = len(entries)
+        if as_json:
+            while (summary := _summary(outputs, name))["execution"] == "RUNNING":
+                if expired():
+                    raise TimeoutError
+                time.sleep(poll)
+            print(json.dumps(summary))
+        else:
+            live.follow(lambda: view_of(outputs, name), lambda view: view["execution"] != "RUNNING", live.Screen(),
+                        time.sleep, poll, expired)
             summary = _summary(outputs, name)
-            if summary["execution"] != "RUNNING":
-                if as_json:
-                    print(json.dumps(summary))
-                else:
-                    _print_summary(summary)
-                return _exit_for(summary)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise CommandError(f"{name} still runs after --timeout {timeout}s; it goes on without you watching "
-                                   f"(cutover status {name})", EXIT_FAILED)
-            time.sleep(poll)
+            print()
+            _print_summary(summary)
+        return _exit_for(summary)
+    except TimeoutError:
+        raise CommandError(f"{name} still runs after --timeout {timeout}s; it goes on without you watching "
+                           f"(cutover status {name})", EXIT_FAILED) from None
     except KeyboardInterrupt:
         print(f"\nstopped following {name}; the cutover goes on (cutover status {name}, cutover abort {name})",
               file=sys.stderr)

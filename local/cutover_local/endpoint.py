@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from .scenarios import DEFAULT_PLAN
 from .traffic import LOAD_BALANCER, TARGET_GROUP, SteadyUsers
 
 ZONE, NAME = "shop.example.com", "www.shop.example.com"
+
+
+class _WallClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class PortInUse(OSError):
@@ -67,6 +73,10 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
     _check_free(port)
     workdir.mkdir(parents=True, exist_ok=True)
     with Engine() as engine:
+        if engine.route53.budget is not None:
+            # here virtual time moves only in Wait states (no rehearsal moves it): the account's
+            # Route 53 budget refills by wall time, as operators polling it would meet it
+            engine.route53.budget.clock = _WallClock()
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
         seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER, TARGET_GROUP)
         for alarm in DEFAULT_PLAN["alarms"]:  # no errors are simulated here: the alarms start OK
