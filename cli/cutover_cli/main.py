@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """``cutover``: rehearse a cutover offline, or dry-run a plan against the live zone.
 
 Operator commands (start, status, list, promote, abort, history): ``operate.py``. Every failure
@@ -299,7 +300,9 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     common.add_argument("--profile", help="a profile of the AWS configuration (default: $AWS_PROFILE, else the default chain)")
     common.add_argument("--endpoint-url", help="a local AWS endpoint instead of AWS")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--json", action="store_true", help="machine-readable output (the same as --output json)")
+    common.add_argument("--output", "-o", choices=("table", "json"), default="table",
+                        help="table (for people, the default) or json (one document, for machines)")
     common.set_defaults(operator_command=True)
     p = commands.add_parser("plan", parents=[common],
                             help="dry run: validate a plan against the live zone and show every batch it will send")
@@ -324,7 +327,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     if argv is None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `cutover history NAME | head` ends quietly
-    args = parser().parse_args(argv)
+    top = parser()
+    import argcomplete
+
+    argcomplete.autocomplete(top)  # answers a shell's completion request and exits; nothing otherwise
+    args = top.parse_args(argv)
+    if getattr(args, "output", None) == "json":
+        args.json = True
     debug = getattr(args, "debug", False) or os.environ.get("CUTOVER_DEBUG", "") not in ("", "0")
     try:
         if getattr(args, "operator_command", False):

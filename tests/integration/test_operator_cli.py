@@ -201,6 +201,8 @@ def test_a_bad_plan_is_refused_before_anything_starts(engine, outputs, tmp_path,
     assert code == 2 and "stages[0].weight" in err
     code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
     assert json.loads(out) == []
+    code, out, _ = cli(capsys, "list", "--outputs", outputs, "--output", "json")
+    assert code == 0 and json.loads(out) == []
 
 
 def test_an_unknown_cutover_or_stack_says_what_to_do(engine, outputs, capsys, tmp_path):
