@@ -53,6 +53,8 @@ class Timeline:
     stages_passed: int = 0
     # (t, healthy): Route 53's judgement of a health check on the AWS record, when it changed
     health: list[tuple[float, bool]] = field(default_factory=list)
+    # each alarm's threshold and comparison, for the report's threshold lines
+    thresholds: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 def zone_of(name: str) -> str:
@@ -137,6 +139,8 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         engine.origins.aws.status, engine.origins.aws.delay = scenario.aws_status, scenario.aws_delay
         raw["hosted_zone_id"] = zone_id
         definitions = seed.example_alarms(parsed.alarms, LOAD_BALANCER, TARGET_GROUP)
+        timeline.thresholds = {d["AlarmName"]: (d.get("ComparisonOperator", ""), float(d["Threshold"]))
+                               for d in definitions if "Threshold" in d}
         engine.route53.calls.clear()
         engine.deploy({"HostedZoneIds": zone_id, "RecordNames": ",".join(parsed.names)})
         if not alarm_listener and engine.events:
