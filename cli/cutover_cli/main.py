@@ -46,6 +46,23 @@ def _quiet_functions(verbose: bool) -> None:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
 
 
+def _engine_is_here() -> None:
+    """The offline engine needs its extra (moto, trustme) and the project's template, functions
+    and state machine, which a wheel does not ship yet: said plainly, not as an import error."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("moto", "trustme") if find_spec(name) is None]
+    if missing:
+        raise CommandError(f"the offline engine is not installed ({', '.join(missing)} missing): "
+                           "pip install 'cutover[local]', or run it from a clone with make rehearse", EXIT_INVALID)
+    from cutover_local.template import TEMPLATE_PATH
+
+    if not TEMPLATE_PATH.is_file():
+        raise CommandError(f"the offline engine deploys the project's template.yaml, functions/ and statemachines/, "
+                           f"which are not at {TEMPLATE_PATH.parent} (an installed wheel does not ship them yet): "
+                           "run it from a clone (make rehearse)", EXIT_INVALID)
+
+
 def _offline(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """``rehearse`` and ``local up`` run on the engine alone: the user's AWS endpoint, profile,
     config and credentials are dropped before anything reads them (and put back after, for a
@@ -53,6 +70,7 @@ def _offline(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
     @functools.wraps(command)
     def offline(args: argparse.Namespace) -> int:
+        _engine_is_here()
         from cutover_local import isolation
 
         saved = isolation.isolate()

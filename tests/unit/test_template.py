@@ -233,3 +233,13 @@ def test_the_operator_policy_is_in_the_outputs_and_changes_nothing_but_through_t
                for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
     writes = {a for a in actions if not a.split(":")[1].startswith(("Get", "List", "Describe", "Query"))}
     assert writes == {"states:StartExecution", "lambda:InvokeFunction"}, "no record, table or alarm write of its own"
+
+
+def test_an_email_given_at_deploy_is_subscribed_to_the_topic_and_none_is_allowed():
+    import re
+
+    pattern = TEMPLATE["Parameters"]["NotifyEmail"]["AllowedPattern"]
+    assert [bool(re.fullmatch(pattern, v)) for v in ("", "ops@shop.example.com", "nobody", "a@b")] == [True, True, False, False]
+    subscription = RESOURCES["NotifyEmailSubscription"]
+    assert subscription["Condition"] == "HasNotifyEmail"
+    assert subscription["Properties"] == {"TopicArn": {"Ref": "CutoverTopic"}, "Protocol": "email", "Endpoint": {"Ref": "NotifyEmail"}}
