@@ -78,6 +78,12 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
         return str(exc), exc.code
     from botocore import exceptions as boto
 
+    from cutover.errors import CutoverError
+
+    if isinstance(exc, CutoverError):  # the control plane's own refusals and AWS trouble it names
+        return f"{type(exc).__name__}: {exc}", EXIT_FAILED
+    if isinstance(exc, boto.ParamValidationError):
+        return None  # a request the CLI built wrong: a defect, shown as one
     if isinstance(exc, boto.NoRegionError):
         return "no AWS region: pass --region or set AWS_DEFAULT_REGION", EXIT_UNREACHABLE
     if isinstance(exc, boto.ProfileNotFound):
