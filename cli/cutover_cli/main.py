@@ -59,7 +59,7 @@ def _engine_is_here() -> None:
 
     if not TEMPLATE_PATH.is_file():
         raise CommandError(f"the offline engine deploys the project's template.yaml, functions/ and statemachines/, "
-                           f"which are not at {TEMPLATE_PATH.parent} (an installed wheel does not ship them yet): "
+                           f"which are not at {TEMPLATE_PATH.parent} (a wheel installs them under <prefix>/share/cutover): "
                            "run it from a clone (make rehearse)", EXIT_INVALID)
 
 

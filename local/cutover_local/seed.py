@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import boto3
 
+from .template import PROJECT_ROOT, resolve
 from .template import load as load_template
-from .template import resolve
 from .traffic import LOAD_BALANCER
 
 
@@ -43,7 +42,7 @@ def alarms(names: Iterable[str], state: str = "OK", load_balancer: str = LOAD_BA
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="seeded")
 
 
-EXAMPLE_ALARMS = Path(__file__).resolve().parents[2] / "examples" / "alarms.yaml"
+EXAMPLE_ALARMS = PROJECT_ROOT / "examples" / "alarms.yaml"
 
 
 def example_alarms(names: Iterable[str], load_balancer: str, target_group: str,

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """The clone this runs from, else the copy an installed wheel keeps in ``<prefix>/share/cutover``
+    (pyproject.toml's data-files: template, functions, state machine, example alarms)."""
+    here = Path(__file__).resolve().parents[2]
+    if (here / "template.yaml").is_file():
+        return here
+    shared = Path(sys.prefix) / "share" / "cutover"
+    return shared if (shared / "template.yaml").is_file() else here
+
+
+PROJECT_ROOT = _project_root()
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
 
