@@ -76,10 +76,19 @@ def _iso(value: Any) -> str:
     return str(value or "")
 
 
-def _words(served: dict[str, Any]) -> str:
-    from .operate import served_words
-
-    return served_words(served)
+def served_words(served: dict[str, Any]) -> str:
+    """``Heroku 100% / AWS 0% (weights 255 / 0)``, or the simple CNAME, or why it is not known."""
+    if "cname" in served:
+        return f"a simple CNAME to {served['cname']}"
+    if "unknown" in served:
+        return f"unknown ({served['unknown']})"
+    if "stale" in served:
+        return served_words({k: v for k, v in served.items() if k != "stale"}) + f" ({served['stale']})"
+    total = served["heroku"] + served["aws"]
+    if total == 0:
+        return "weights 0 / 0 (Route 53 answers as if equal: Heroku 50% / AWS 50%)"
+    aws = round(100 * served["aws"] / total)
+    return f"Heroku {100 - aws}% / AWS {aws}% (weights {served['heroku']} / {served['aws']})"
 
 
 def lines(view: dict[str, Any]) -> list[str]:
@@ -90,7 +99,7 @@ def lines(view: dict[str, Any]) -> list[str]:
     elif view["cutover"]:
         head += f" - cutover {view['cutover']}"
     out = [head]
-    out += [f"  DNS {name}: {_words(served)}" for name, served in view["served"].items()]
+    out += [f"  DNS {name}: {served_words(served)}" for name, served in view["served"].items()]
     if view["bake"]:
         b = view["bake"]
         out.append(f"  bake of stage {b['stage']}: until {b['ends']} ({_duration(b['left'])} left)")

@@ -129,10 +129,14 @@ def rehearse(args: argparse.Namespace) -> int:
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
 
 
-def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
-    """``cutover plan``: validate a plan against the live zone and show every batch it will send.
-    ``cutover start`` makes the same checks (``quiet``: only a refusal is printed) and gets back
-    the exit code and the plan as given."""
+def plan_command(args: argparse.Namespace) -> int:
+    """``cutover plan``: validate a plan against the live zone and show every batch it will send."""
+    return dry_run(args)[0]
+
+
+def dry_run(args: argparse.Namespace, quiet: bool = False) -> tuple[int, Any]:
+    """The checks and the batches of ``cutover plan``; ``cutover start`` makes the same checks
+    (``quiet``: only a refusal is printed). The exit code, and the plan as given."""
     from cutover import history
     from cutover.adapters.cloudwatch import CloudWatch
     from cutover.adapters.route53 import Route53
@@ -147,7 +151,6 @@ def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
     from .operate import StackNotFound, held_names, outputs_of, stack_settings
 
     command = "start" if quiet or getattr(args, "dry_run", False) else "plan"
-    returns = (lambda code, raw=None: (code, raw)) if command == "start" else (lambda code, raw=None: code)
     raw = None
     try:
         raw = load_plan_text(read_text(args.plan, "the plan"))
@@ -169,17 +172,17 @@ def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
         _local_origins(args)
         checks = readiness_results(plan, starting_pairs(plan, live)[1])
     except PlanInvalid as exc:
-        return returns(report_invalid_plan(command, exc.problems, "nothing would be changed"))
+        return report_invalid_plan(command, exc.problems, "nothing would be changed"), raw
     except CutoverError as exc:
         print(f"cutover {command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return returns(EXIT_INVALID)
+        return EXIT_INVALID, raw
     failed = [c for c in checks if c.origin != "heroku" and not c.ok]
     refusals = [not_ready(c, plan) for c in failed]
     refusals += [f"{name} is held by the cutover {holder} (cutover status {holder})" for name, holder in held.items()]
     if quiet:
         if refusals:
             print(f"cutover start: refused: {'; '.join(refusals)}", file=sys.stderr)
-        return returns(EXIT_INVALID if refusals else EXIT_OK, raw)
+        return (EXIT_INVALID if refusals else EXIT_OK), raw
     if args.json:
         print(json.dumps({
             **result,
@@ -193,7 +196,7 @@ def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
                        "changes": to_route53(s.changes)} for s in result["steps"]],
             "rollback": to_route53(result["rollback"]),
         }, indent=2))
-        return returns(EXIT_INVALID if refusals else EXIT_OK, raw)
+        return (EXIT_INVALID if refusals else EXIT_OK), raw
     print(f"{plan.describe()} in zone {zone_name} ({plan.hosted_zone_id}); Route 53 changes assumed INSYNC in {args.insync}s")
     print(f"stack: {stack_note}" if stack_note else
           f"stack: allows zones {outputs.get('AllowedZoneIds') or '*'} and names {outputs.get('AllowedRecordNames') or '*'}; "
@@ -224,8 +227,8 @@ def dry_run(args: argparse.Namespace, quiet: bool = False) -> Any:
         print(f"    {change['Action']:6} {r['Name']} {r['Type']} [{r['SetIdentifier']}] weight {r['Weight']} TTL {r['TTL']}")
     if refusals:
         print("\ncutover start would be refused, nothing changed: " + "; ".join(refusals), file=sys.stderr)
-        return returns(EXIT_INVALID, raw)
-    return returns(EXIT_OK, raw)
+        return EXIT_INVALID, raw
+    return EXIT_OK, raw
 
 
 def _local_origins(args: argparse.Namespace) -> None:
@@ -326,7 +329,7 @@ def parser() -> argparse.ArgumentParser:
                             help="dry run: validate a plan against the live zone and show every batch it will send")
     p.add_argument("plan", help="the plan file (YAML or JSON)")
     p.add_argument("--insync", type=int, default=60, help="seconds a Route 53 change takes to be INSYNC (default 60)")
-    p.set_defaults(func=dry_run)
+    p.set_defaults(func=plan_command)
     from .operate import add_commands
 
     add_commands(commands, common)

@@ -172,7 +172,7 @@ def _served(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     from cutover import records as rr
     from cutover.adapters.route53 import Route53
-    from cutover.errors import CutoverError
+    from cutover.errors import CutoverError, Route53Busy
 
     zone = state.get("plan", {}).get("hosted_zone_id")
     names = [p["name"] for p in state.get("pairs", [])]
@@ -181,7 +181,8 @@ def _served(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     try:
         held = Route53().records_of(zone, names)
     except (ClientError, BotoCoreError, CutoverError) as exc:
-        return {name: {"unknown": f"cannot read the zone: {exc}"} for name in names}
+        busy = isinstance(exc, Route53Busy)  # the account's budget, shared by every caller
+        return {name: {"unknown": f"cannot read the zone: {exc}", **({"busy": True} if busy else {})} for name in names}
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         cnames = [r for r in held.get(rr.bare(name), []) if r.get("Type") == "CNAME"]
@@ -193,21 +194,6 @@ def _served(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
         else:
             out[name] = {"unknown": "no CNAME record for the name"}
     return out
-
-
-def served_words(served: dict[str, Any]) -> str:
-    """``Heroku 100% / AWS 0% (weights 255 / 0)``, or the simple CNAME, or why it is not known."""
-    if "cname" in served:
-        return f"a simple CNAME to {served['cname']}"
-    if "unknown" in served:
-        return f"unknown ({served['unknown']})"
-    if "stale" in served:
-        return served_words({k: v for k, v in served.items() if k != "stale"}) + f" ({served['stale']})"
-    total = served["heroku"] + served["aws"]
-    if total == 0:
-        return "weights 0 / 0 (Route 53 answers as if equal: Heroku 50% / AWS 50%)"
-    aws = round(100 * served["aws"] / total)
-    return f"Heroku {100 - aws}% / AWS {aws}% (weights {served['heroku']} / {served['aws']})"
 
 
 def _health_checks(state: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -232,6 +218,8 @@ def _health_checks(state: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def _print_summary(s: dict[str, Any]) -> None:
     from cutover.compare import side_by_side
+
+    from .live import served_words
 
     line = f"{s['name']}: {s['execution']}"
     if s["cutover"] == "RUNNING":
@@ -331,23 +319,21 @@ def _next_free_name(sfn: Any, outputs: dict[str, str], stem: str) -> str:
     return next(f"{stem}-{n}" for n in range(1, len(used) + 2) if f"{stem}-{n}" not in used)
 
 
-_LAST_SERVED: dict[str, dict[str, Any]] = {}
-
-
-def view_of(outputs: dict[str, str], name: str) -> dict[str, Any]:
-    """What the live view shows of a cutover now (``live.snapshot``)."""
+def view_of(outputs: dict[str, str], name: str, last_served: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the live view shows of a cutover now (``live.snapshot``). ``last_served`` carries
+    what DNS served at the previous poll: Route 53's budget is the account's (5 requests a
+    second for every caller), and a read it throttled keeps the last answer, said as such."""
     import boto3
 
     from . import live
 
     summary = _summary(outputs, name)
-    # Route 53's budget is the account's (5 requests a second for every caller): a read it
-    # throttled keeps the last answer, said as such, rather than a blank
+    last_served = {} if last_served is None else last_served
     for record, served in summary.get("served", {}).items():
-        if "unknown" in served and "Throttling" in served["unknown"] and record in _LAST_SERVED:
-            summary["served"][record] = {**_LAST_SERVED[record], "stale": "Route 53 throttled this read; the last answer"}
+        if served.get("busy") and record in last_served:
+            summary["served"][record] = {**last_served[record], "stale": "Route 53 throttled this read; the last answer"}
         elif "unknown" not in served:
-            _LAST_SERVED[record] = served
+            last_served[record] = served
     store = _store(outputs)
     state = store.state(name) or {}
     names = list(state.get("plan", {}).get("alarms", []))
@@ -380,7 +366,8 @@ def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = WATC
                 time.sleep(poll)
             print(json.dumps(summary))
         else:
-            live.follow(lambda: view_of(outputs, name), lambda view: view["execution"] != "RUNNING", live.Screen(),
+            last_served: dict[str, dict[str, Any]] = {}
+            live.follow(lambda: view_of(outputs, name, last_served), lambda view: view["execution"] != "RUNNING", live.Screen(),
                         time.sleep, poll, expired)
             summary = _summary(outputs, name)
             print()

@@ -204,11 +204,6 @@ def render(name: str, result: dict[str, Any], timeline: Timeline) -> str:
             f"<h2>result</h2><pre>{html.escape(json.dumps(result, indent=2))}</pre></body>")
 
 
-def share_of_width(axis: Axis, start: float, stop: float) -> float:
-    """The part of the plot's width a stretch of virtual time takes (for the report's test)."""
-    return (axis.x(stop) - axis.x(start)) / (WIDTH - LEFT - RIGHT)
-
-
 def write_report(path: Path, name: str, result: dict[str, Any], timeline: Timeline) -> None:
     path.write_text(render(name, result, timeline))
 
