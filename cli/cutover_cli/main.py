@@ -100,6 +100,8 @@ def rehearse(args: argparse.Namespace) -> int:
     except (scenarios.ScenarioInvalid, PlanInvalid) as exc:
         raise CommandError(str(exc), EXIT_INVALID) from exc
     say = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    if args.campaign is not None:
+        return _rehearse_campaign(args, say)
     if args.chaos is not None:
         if args.scenario or args.plan:
             print("cutover rehearse: --chaos replays a chaos run with its own plan and faults; "
@@ -127,6 +129,33 @@ def rehearse(args: argparse.Namespace) -> int:
     if result.get("violations"):
         return EXIT_FAILED  # a chaos replay that breaks an invariant
     return {"SUCCEEDED": EXIT_OK, "ROLLED_BACK": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
+
+
+def _rehearse_campaign(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    """``cutover rehearse --campaign FILE|NAME``: a campaign of cutovers on the engine."""
+    from cutover.campaign import CampaignInvalid
+    from cutover.errors import PlanInvalid
+    from cutover.plan import load_plan_text
+    from cutover_local.campaign_rehearsal import BUILT_IN, rehearse_campaign
+
+    if args.scenario or args.plan or args.chaos is not None or args.report:
+        raise CommandError("--campaign runs a campaign file (or a built-in one) on its own: leave out --scenario, "
+                           "--plan, --chaos and --report", EXIT_INVALID)
+    if args.campaign in BUILT_IN:
+        raw = BUILT_IN[args.campaign]()
+    else:
+        try:
+            raw = load_plan_text(read_text(args.campaign, "the campaign file"))
+        except PlanInvalid as exc:
+            raise CommandError(f"the campaign file {args.campaign}: {exc.problems[0][1]} "
+                               f"(built-in campaigns: {', '.join(BUILT_IN)})", EXIT_INVALID) from exc
+    try:
+        result = rehearse_campaign(raw, seed_value=args.seed, say=say)
+    except CampaignInvalid as exc:
+        return report_invalid_plan("rehearse", exc.problems, "nothing was run", what="campaign")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return {"SUCCEEDED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
 
 
 def plan_command(args: argparse.Namespace) -> int:
@@ -310,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=7, help="seed of the traffic simulation (same seed, same result); default 7")
     r.add_argument("--chaos", type=int, metavar="SEED",
                    help="replay chaos run SEED (bench/chaos.py): its plan, faults, timeline and invariant violations")
+    r.add_argument("--campaign", metavar="FILE|NAME",
+                   help="rehearse a campaign (waves of cutovers): a campaign file, or a built-in one (fleet-100, fleet-10)")
     r.add_argument("--json", action="store_true", help="print the result as one JSON object (progress goes to stderr)")
     r.add_argument("--report", metavar="FILE", help="write a timeline of the rehearsal as HTML (weights, errors, latency, alarms, events)")
     r.add_argument("--verbose", action="store_true", help="show the functions' own logs")

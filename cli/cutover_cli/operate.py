@@ -19,9 +19,9 @@ from typing import Any
 from .failures import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_ROLLED_BACK, CommandError, read_text
 
 
-def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequence: str) -> int:
-    """Print every problem of a refused plan, each naming its field; the exit code for it."""
-    print(f"cutover {command}: the plan is invalid, {consequence}:", file=sys.stderr)
+def report_invalid_plan(command: str, problems: list[tuple[str, str]], consequence: str, what: str = "plan") -> int:
+    """Print every problem of a refused plan (or campaign), each naming its field; the exit code for it."""
+    print(f"cutover {command}: the {what} is invalid, {consequence}:", file=sys.stderr)
     for field, reason in problems:
         print(f"  {field}: {reason}", file=sys.stderr)
     return EXIT_INVALID

@@ -1,12 +1,16 @@
-"""Abort: an operator rolls a cutover back to Heroku now (`cutover abort NAME --reason TEXT`)."""
+"""Abort: an operator rolls a cutover back to Heroku now (`cutover abort NAME --reason TEXT`), or
+stops a campaign and rolls back each of its live cutovers (`cutover campaign abort NAME`)."""
 
 from typing import Any
 
-from cutover import operations
-from cutover.handler import deps, observed, operator_request
+from cutover import campaign_steps, operations
+from cutover.handler import campaign_request, deps, observed, operator_request
 
 
 @observed("cutover_id")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "campaign_id" in event:
+        campaign = campaign_request(event, needs_reason=True)
+        return campaign_steps.abort_campaign(campaign.cutover_id, campaign.reason, campaign.actor, deps())
     request = operator_request(event, needs_reason=True)
     return operations.abort(request.cutover_id, request.reason, request.actor, deps())

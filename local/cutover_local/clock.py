@@ -32,6 +32,11 @@ class VirtualClock:
         with self._lock:
             heapq.heappush(self._timers, (self.start + timedelta(seconds=elapsed), next(self._order), action))
 
+    def next_timer(self) -> float | None:
+        """Seconds since the start at which the earliest timer is due (None: no timer)."""
+        with self._lock:
+            return (self._timers[0][0] - self.start).total_seconds() if self._timers else None
+
     def __call__(self) -> datetime:
         return self.now()
 

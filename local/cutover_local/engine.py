@@ -62,21 +62,33 @@ from moto import mock_aws
 from moto.awslambda import models as lambda_models
 from moto.cloudwatch import models as cloudwatch_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program import program as sfn_program
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    inline_iteration_component as sfn_iteration,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as sfn_job
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker as sfn_branch_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl as sfn_branches
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as sfn_callback_task,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as wait_timestamp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
+from moto.stepfunctions.parser.backend import execution_worker as sfn_execution_worker
 
 from cutover import clock as domain_clock
 from cutover import probes, readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 
-from . import isolation, patch_points
+from . import isolation, nested, patch_points
 from .alarm_eval import statistic_of
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
+from .concurrency import Park, SharedTime, tracked_threading
 from .eventbridge import (
     EventBus,
     execution_status_change,
@@ -110,6 +122,9 @@ IDLE_STEP_SECONDS = 120.0
 # After an execution ends, what AWS still does (a late status event, Lambda's asynchronous
 # retries at about 1 and 3 minutes) is over within this much virtual time.
 SETTLE_SECONDS = 600.0
+# With many executions at once, the driver checks this often (wall seconds) whether time may move,
+# and looks at the execution it waits for every DRIVE_STEPS checks.
+DRIVE_SLEEP, DRIVE_STEPS = 0.0005, 20
 
 
 @dataclass
@@ -345,6 +360,12 @@ class Engine:
     real_probes: bool = False
     # called with (namespace, datums) for every PutMetricData the embedded CloudWatch takes
     on_metric_data: list[Callable[[str, list[dict[str, Any]]], None]] = field(default_factory=list)
+    # many executions at once whose waits overlap (a campaign: ``concurrency.py``); off, one
+    # execution's wait is everyone's (exact, and byte-for-byte reproducible, for one cutover)
+    concurrent: bool = False
+    shared: SharedTime | None = None
+    _child_parks: dict[str, list[Park]] = field(default_factory=dict)  # child ARN -> parents waiting
+    _token_parks: dict[str, Park] = field(default_factory=dict)
 
     def rng(self, purpose: str) -> random.Random:
         """A random stream of its own for each purpose, from the engine's seed."""
@@ -388,14 +409,19 @@ class Engine:
         patches.set(lambda_models.LambdaFunction, "_invoke_lambda", self._dispatcher())
         patches.set(lambda_eval_utils, "boto_client_for", _reused_clients(lambda_eval_utils.boto_client_for))
         patches.set(wait_function.WaitFunction, "_wait_interval",
-                    lambda _self, env, wait_seconds: self._advance(wait_seconds, lambda: not env.is_running()))
+                    lambda _self, env, wait_seconds: self._wait_state(wait_seconds, lambda: not env.is_running()))
         patches.set(retrier_decl, "time", virtual_time)
-        patches.set(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
+        nested.install(patches)
+        if self.concurrent:
+            self._share_time(patches)
+        else:
+            patches.set(execute_state, "threading", VirtualThreading(self.clock))  # TimeoutSeconds
         patches.set(wait_timestamp, "datetime", VirtualDatetimeModule(self.clock))  # Wait Timestamp(Path)
         patches.set(sfn_callback.CallbackEndpoint, "wait", self._token_wait())
         tag_workers(patches)
         cache_parses(patches)
-        self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended, self._waiting.discard)
+        self.sfn = StrictStepFunctions(self.clock, self.rng("sfn-jitter"), self._execution_ended,
+                                       self._answered if self.concurrent else self._waiting.discard)
         self.sfn.install(patches)
         lag = self.rng("index-lag")
         self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
@@ -427,6 +453,32 @@ class Engine:
             patches.set(probes, "SEND", self.origins.as_probe)
             patches.set(probes, "PARALLEL", False)
         return self
+
+    def _share_time(self, patches: Patches) -> None:
+        """Every thread of moto's interpreter counted, every wait a timer (``concurrency.py``)."""
+        shared = self.shared = SharedTime(self.clock)
+        tracked = tracked_threading(shared)
+        for module in (sfn_program, sfn_iteration, sfn_job, sfn_branches, sfn_branch_worker, sfn_callback_task):
+            patches.set(module, "threading", tracked)
+        patches.set(execute_state, "threading", tracked)  # TimeoutSeconds, on the virtual clock
+        patches.set(execute_state, "Thread", tracked.Thread)
+        patches.set(sfn_execution_worker, "Thread", tracked.Thread)
+        patches.set(sfn_callback_task, "time", _ChildWait(self))
+
+    def _answered(self, token: str) -> None:
+        self._waiting.discard(token)
+        park = self._token_parks.pop(token, None)
+        if park is not None:
+            park.fire()
+
+    def _wait_state(self, seconds: float, interrupted: Callable[[], bool] | None = None) -> None:
+        """A Wait state (or a retry interval): the whole engine's wait, or this thread's alone."""
+        if self.shared is not None and self._frame() is None and self.shared.tracks(threading.current_thread()):
+            self.shared.park(seconds, interrupted)
+        elif interrupted is None:
+            self._advance(seconds)
+        else:
+            self._advance(seconds, interrupted)
 
     def __exit__(self, *exc: object) -> None:
         self._stop_all()
@@ -521,16 +573,21 @@ class Engine:
                 timeout, _on_failure(props, lambda value: resolve(value, refs, attrs)),
                 int((props.get("EventInvokeConfig") or {}).get("MaximumRetryAttempts", 2)))
 
-        machine = resources["CutoverStateMachine"]["Properties"]
-        substitutions = {k: resolve(v, refs, attrs) for k, v in machine["DefinitionSubstitutions"].items()}
-        definition = (PROJECT_ROOT / machine["DefinitionUri"]).read_text()
-        for key, value in substitutions.items():
-            definition = definition.replace("${" + key + "}", str(value))
-        arn = boto3.client("stepfunctions").create_state_machine(
-            name=f"{stack_name}-cutover", definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"),
-        )["stateMachineArn"]
-        refs["CutoverStateMachine"] = arn
-        attrs[("CutoverStateMachine", "Name")] = f"{stack_name}-cutover"
+        # the cutover's state machine first: a campaign's starts it
+        machines = sorted((logical for logical, spec in resources.items() if spec["Type"] == "AWS::Serverless::StateMachine"),
+                          key=lambda logical: logical != "CutoverStateMachine")
+        for logical in machines:
+            machine = resources[logical]["Properties"]
+            substitutions = {k: resolve(v, refs, attrs) for k, v in machine.get("DefinitionSubstitutions", {}).items()}
+            definition = (PROJECT_ROOT / machine["DefinitionUri"]).read_text()
+            for key, value in substitutions.items():
+                definition = definition.replace("${" + key + "}", str(value))
+            machine_name = f"{stack_name}-{_machine_name(logical)}"
+            refs[logical] = boto3.client("stepfunctions").create_state_machine(
+                name=machine_name, definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            attrs[(logical, "Name")] = machine_name
+        arn = refs["CutoverStateMachine"]
         outputs = {k: str(resolve(v["Value"], refs, attrs)) for k, v in template.get("Outputs", {}).items()}
         self.stack = Stack(stack_name, outputs, {f.name: f for f in functions_by_logical.values()}, arn, table, topic)
         rules = rules_from_template(resources, {logical: f.name for logical, f in functions_by_logical.items()},
@@ -567,12 +624,20 @@ class Engine:
         ``virtual_limit`` seconds since the clock's start."""
         sfn = boto3.client("stepfunctions")
         deadline = time.monotonic() + timeout
+        progress: list[Any] = []
         while time.monotonic() < deadline:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
                 return described
             if on_poll:
                 on_poll()
+            if self.shared is not None:  # many executions at once: time moves when none can run
+                if virtual_limit is not None and self.clock.elapsed >= virtual_limit:
+                    return described
+                for _ in range(DRIVE_STEPS):
+                    self.shared.drive(self._busy, self._advance, IDLE_STEP_SECONDS, progress)
+                    time.sleep(DRIVE_SLEEP)
+                continue
             if self._waiting and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
                 self._advance(IDLE_STEP_SECONDS)
             elif virtual_limit is not None and self.clock.elapsed >= virtual_limit:
@@ -600,6 +665,8 @@ class Engine:
             return
         self._announced.add(execution.execution_arn)
         self.ended_at[execution.execution_arn] = self.clock.elapsed
+        for park in self._child_parks.pop(execution.execution_arn, []):
+            park.fire()  # a parent waiting for this child (startExecution.sync) goes on now
         described = {
             "executionArn": execution.execution_arn,
             "stateMachineArn": execution.state_machine_arn,
@@ -813,7 +880,7 @@ class Engine:
         if frame and self.harsh.lambda_timeouts and self.clock.elapsed + seconds >= frame.deadline:
             self._advance(max(0.0, frame.deadline - self.clock.elapsed))
             raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
-        self._advance(seconds)
+        self._wait_state(seconds)
 
     def hang(self) -> None:
         """The running function stops answering (a socket that never returns): it is killed at
@@ -833,6 +900,8 @@ class Engine:
         if self.harsh.lambda_timeouts and self.clock.elapsed >= frame.deadline:
             raise Killed(f"Task timed out after {frame.function.timeout:.2f} seconds", True)
         frame.calls += 1
+        if self.shared is not None:
+            self.shared.activity += 1
         site = CallSite(frame.function.logical_id, service, model.name, frame.calls, frame.invocation)
         for hook in list(self.before_call):
             with self.outside():
@@ -919,6 +988,17 @@ class Engine:
 
         def wait(endpoint: Any, timeout: float | None = None) -> Any:
             deadline = None if timeout is None else engine.clock.elapsed + timeout
+            if engine.shared is not None:  # this thread alone waits; the answer (or its timer) wakes it
+                engine._waiting.add(endpoint.callback_id)
+                try:
+                    engine.shared.park(timeout, lambda: endpoint._notify_event.is_set(),
+                                       register=lambda park: engine._token_parks.__setitem__(endpoint.callback_id, park))
+                finally:
+                    engine._waiting.discard(endpoint.callback_id)
+                    engine._token_parks.pop(endpoint.callback_id, None)
+                if deadline is None or engine.clock.elapsed < deadline:
+                    endpoint._notify_event.wait(2.0)  # answered: the outcome lands right after the wake-up
+                return endpoint._outcome
             engine._waiting.add(endpoint.callback_id)
             try:
                 while not endpoint._notify_event.wait(0.005):
@@ -929,6 +1009,11 @@ class Engine:
             return endpoint._outcome
 
         return wait
+
+
+def _machine_name(logical: str) -> str:
+    """``CutoverStateMachine`` -> ``cutover``, ``CampaignStateMachine`` -> ``campaign``."""
+    return logical.removesuffix("StateMachine").lower()
 
 
 def _seeded_delay(rng: random.Random) -> Callable[[Any, Any], float]:
@@ -1045,3 +1130,25 @@ def _reused_clients(create: Callable[..., Any]) -> Callable[..., Any]:
             return made[key]
 
     return client_for
+
+
+class _ChildWait:
+    """Stands in for ``time`` where a task polls the child it started (``startExecution.sync``):
+    the parent's thread waits until the child ends (or a minute of virtual time, then polls)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def sleep(self, seconds: float) -> None:
+        engine, child = self._engine, nested.waiting_for_child()
+        assert engine.shared is not None
+        if child is None:
+            engine.shared.park(seconds)
+            return
+        if child in engine.ended_at:
+            return
+        engine.shared.park(60.0, lambda: child in engine.ended_at,
+                           register=lambda park: engine._child_parks.setdefault(child, []).append(park))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)

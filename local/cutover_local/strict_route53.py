@@ -82,6 +82,7 @@ class StrictRoute53:
     # change id -> (author, comment): None for the harness (a hand edit, the seed)
     origins: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    on_call: list[Callable[[str], None]] = field(default_factory=list)  # hears every call, throttled or not
     changes: dict[str, tuple[datetime, list[dict[str, Any]]]] = field(default_factory=dict)
     _insync_at: dict[str, datetime] = field(default_factory=dict)
     # what each change left in its zone, for ``served``: (INSYNC at, zone id, records)
@@ -93,6 +94,8 @@ class StrictRoute53:
     def count(self, operation: str) -> None:
         """One call against the account's Route 53 budget (raises Throttling beyond it)."""
         self.calls[operation] = self.calls.get(operation, 0) + 1
+        for listener in list(self.on_call):
+            listener(operation)
         if self.throttle(operation):
             raise Route53Error("Throttling", "Rate exceeded")
         if self.budget is not None and not self.budget.take():

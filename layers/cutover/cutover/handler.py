@@ -57,6 +57,14 @@ def operator_request(event: dict[str, Any], needs_reason: bool = False) -> Opera
     return OperatorRequest(event["cutover_id"], str(event.get("actor") or "operator"), full, str(reason))
 
 
+def campaign_request(event: dict[str, Any], needs_reason: bool = False) -> OperatorRequest:
+    """``{"campaign_id": NAME, "actor": WHO, "reason": TEXT}``: an operator's call on a campaign."""
+    name = event.get("campaign_id")
+    if not isinstance(name, str) or not name:
+        raise InputInvalid("expected {'campaign_id': NAME, 'actor': WHO, ...}: the campaign's name")
+    return operator_request({**{k: v for k, v in event.items() if k != "campaign_id"}, "cutover_id": name}, needs_reason)
+
+
 def _metrics_of_this_invocation_only(fn: Handler) -> Handler:
     """With POWERTOOLS_METRICS_DISABLED, ``log_metrics`` neither prints nor clears the metrics, so
     in a process that runs many invocations (the local engine, the CLI's rehearsal) they pile up

@@ -11,6 +11,7 @@ side of every compare-and-swap. They are never refreshed by reading Route 53 bef
 from __future__ import annotations
 
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC
@@ -54,6 +55,11 @@ from .settings import Settings
 # validator accepts stays far below the history limit (``history.py``).
 FAST_POLL_SECONDS, FAST_POLLS, SLOW_POLL_SECONDS = 10, 6, 60
 MAX_CHANGE_POLLS = 15
+# Route 53's API budget is per account (five requests a second), shared by every live cutover:
+# their change polls together stay within POLLS_PER_SECOND, so the more cutovers are live the
+# slower each polls (a campaign of 40 at once: every 40 s), never slower than MAX_POLL_SECONDS.
+POLLS_PER_SECOND = 1.0
+MAX_POLL_SECONDS = 120
 # With insufficient_data: wait, Evaluate runs again every data_wait_seconds (at least
 # DATA_WAIT_SECONDS, a tenth of the bake for long bakes) for at most one more bake of the stage:
 # at most MAX_DATA_WAITS waits.
@@ -476,8 +482,15 @@ def change_status(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         raise ChangeNotInSync(f"change {state['change_id']} still {status} after {polls} polls")
     if status == "INSYNC":
         deps.store.record(state["id"], "in_sync", "route53", change_id=state["change_id"], polls=polls)
-    wait = FAST_POLL_SECONDS if polls < FAST_POLLS else SLOW_POLL_SECONDS
+    wait = poll_interval(polls, deps.store.live_count() if status != "INSYNC" else 0)
     return dict(state, change_status=status, change_polls=polls, poll_seconds=wait)
+
+
+def poll_interval(polls: int, live: int) -> int:
+    """Seconds to the next poll of a change: fast at first, then slow, and slower still as more
+    cutovers are live in the account (their polls share its Route 53 budget)."""
+    base = FAST_POLL_SECONDS if polls < FAST_POLLS else SLOW_POLL_SECONDS
+    return int(min(MAX_POLL_SECONDS, max(base, math.ceil(live / POLLS_PER_SECOND))))
 
 
 def evaluate(state: dict[str, Any], deps: Deps, actor: str = "execution", recheck: bool = False) -> dict[str, Any]:

@@ -12,6 +12,8 @@ One table, keys ``pk``/``sk``:
 - ``LIVE`` / ``CUTOVER#<id>``: a cutover from its lock until its recorded end (success, or a
   rollback that got through): what the reconciler checks against Step Functions.
 - ``OUTBOX`` / ``<id>#<seq>``: a notification SNS did not take; the reconciler sends it again.
+- ``CAMPAIGN#<id>`` / ``STATE``, ``GATE``, ``EVENT#<seq>``, ``SEQ``: a campaign's state, the task
+  token of its gate between waves, and its own ledger, as for a cutover.
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ class Store(Adapter):
 
     def set_status(self, cutover_id: str, status: str, only_if_not: Sequence[str] = ()) -> bool:
         """Set the status; False (and nothing written) when it already is one of ``only_if_not``."""
+        return self._set_status(f"CUTOVER#{cutover_id}", status, only_if_not)
+
+    def _set_status(self, pk: str, status: str, only_if_not: Sequence[str] = ()) -> bool:
         condition = "attribute_exists(pk)"
         values: dict[str, Any] = {":s": {"S": status}, ":t": {"S": iso(now())}}
         for i, old in enumerate(only_if_not):
@@ -143,7 +148,7 @@ class Store(Adapter):
         try:
             self.api.update_item(
                 TableName=self.table_name,
-                Key=_item({"pk": f"CUTOVER#{cutover_id}", "sk": "STATE"}),
+                Key=_item({"pk": pk, "sk": "STATE"}),
                 UpdateExpression="SET #status = :s, updated_at = :t",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
@@ -212,6 +217,21 @@ class Store(Adapter):
         """Every cutover between its lock and its recorded end (a consistent query of the table)."""
         return self._query_all("LIVE", "CUTOVER#")
 
+    def live_count(self) -> int:
+        """How many cutovers are live in the account (a count, not their items)."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "KeyConditionExpression": "pk = :pk",
+                                  "ExpressionAttributeValues": {":pk": {"S": "LIVE"}}, "Select": "COUNT"}
+        total = 0
+        while True:
+            try:
+                page = self.api.query(**kwargs)
+            except ClientError as exc:
+                self._raise(exc)
+            total += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def outbox_add(self, cutover_id: str, seq: int, topic: str, subject: str, message: dict[str, Any]) -> None:
         self._put({"pk": "OUTBOX", "sk": f"{cutover_id}#{seq:08d}", "cutover_id": cutover_id, "topic": topic,
                    "subject": subject, "message": message, "since": iso(now())})
@@ -245,6 +265,39 @@ class Store(Adapter):
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # campaigns ---------------------------------------------------------------------------
+    def save_campaign(self, campaign_id: str, state: dict[str, Any]) -> None:
+        self._put({"pk": f"CAMPAIGN#{campaign_id}", "sk": "STATE", **state, "updated_at": iso(now())})
+
+    def campaign(self, campaign_id: str) -> dict[str, Any] | None:
+        item = self._get(f"CAMPAIGN#{campaign_id}", "STATE")
+        if item:
+            item.pop("pk"), item.pop("sk")
+        return item
+
+    def set_campaign_status(self, campaign_id: str, status: str, only_if_not: Sequence[str] = ()) -> bool:
+        """Set a campaign's status; False (nothing written) when it already is one of ``only_if_not``."""
+        return self._set_status(f"CAMPAIGN#{campaign_id}", status, only_if_not)
+
+    def hold_campaign(self, campaign_id: str, token: str, wave: int) -> None:
+        self._put({"pk": f"CAMPAIGN#{campaign_id}", "sk": "GATE", "token": token, "wave": wave, "since": iso(now())})
+
+    def campaign_gate(self, campaign_id: str) -> dict[str, Any] | None:
+        return self._get(f"CAMPAIGN#{campaign_id}", "GATE")
+
+    def release_campaign_gate(self, campaign_id: str) -> None:
+        try:
+            self.api.delete_item(TableName=self.table_name, Key=_item({"pk": f"CAMPAIGN#{campaign_id}", "sk": "GATE"}))
+        except ClientError as exc:
+            self._raise(exc)
+
+    def record_campaign(self, campaign_id: str, event: str, actor: str, **evidence: Any) -> dict[str, Any]:
+        """Append one of the campaign's decisions to its own ledger (as ``record`` for a cutover)."""
+        return self._append(f"CAMPAIGN#{campaign_id}", event, actor, evidence)
+
+    def campaign_ledger(self, campaign_id: str) -> list[dict[str, Any]]:
+        return self._entries(f"CAMPAIGN#{campaign_id}", None)
 
     # alarm watches -----------------------------------------------------------------------
     def watch(self, cutover_id: str, alarms: Sequence[str], execution_arn: str | None) -> None:
@@ -281,7 +334,9 @@ class Store(Adapter):
         Entries are numbered by an atomic counter, so the ledger reads back in the order the
         decisions were made, whichever function made them.
         """
-        pk = f"CUTOVER#{cutover_id}"
+        return self._append(f"CUTOVER#{cutover_id}", event, actor, evidence)
+
+    def _append(self, pk: str, event: str, actor: str, evidence: dict[str, Any]) -> dict[str, Any]:
         try:
             counter = self.api.update_item(
                 TableName=self.table_name,
@@ -303,11 +358,14 @@ class Store(Adapter):
 
     def ledger(self, cutover_id: str, event: str | None = None) -> list[dict[str, Any]]:
         """The cutover's ledger in order (``event``: only the entries of that kind)."""
+        return self._entries(f"CUTOVER#{cutover_id}", event)
+
+    def _entries(self, pk: str, event: str | None) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ev)",
-            "ExpressionAttributeValues": {":pk": {"S": f"CUTOVER#{cutover_id}"}, ":ev": {"S": "EVENT#"}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":ev": {"S": "EVENT#"}},
             "ConsistentRead": True,
         }
         if event:
