@@ -361,9 +361,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("plan", help="the plan file (YAML or JSON)")
     p.add_argument("--insync", type=int, default=60, help="seconds a Route 53 change takes to be INSYNC (default 60)")
     p.set_defaults(func=plan_command)
-    from .operate import add_commands
+    from . import campaign
+    from .operate import _timeout_option, add_commands
 
     add_commands(commands, common)
+    campaign.add_commands(commands, common, _timeout_option)
     local = commands.add_parser("local", parents=[debug], help="the local engine as an AWS endpoint")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     u = local_commands.add_parser("up", parents=[debug], help="serve the stack on loopback for the AWS CLI and cutover --endpoint-url")

@@ -83,7 +83,8 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
     result = json.loads(answer["Payload"].read() or b"{}")
     if answer.get("FunctionError"):
         kind = result.get("errorType", "Error")
-        refused = ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive", "StaleRecords")
+        refused = ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive", "StaleRecords",
+                   "CampaignNotFound", "CampaignNotLive")
         code = EXIT_INVALID if kind in refused else EXIT_FAILED
         raise CommandError(f"{kind}: {result.get('errorMessage', result)}", code)
     return result

@@ -263,9 +263,7 @@ def _result(engine: Engine, store: Store, campaign: cp.Campaign, described: dict
         "error": described.get("error"),
         "on_rollback": campaign.on_rollback,
         "names": names,
-        "ledger": [{k: v for k, v in e.items() if k not in ("seq",)} for e in ledger if e["event"] in (
-            "campaign_started", "wave_started", "wave_ended", "campaign_halted", "campaign_aborted", "campaign_ended",
-            "promotion_approved")],
+        "ledger": [{k: v for k, v in e.items() if k != "seq"} for e in ledger],
         "summary": ended,
         "virtual_seconds": round(ended_at, 3),
         "wall_seconds": round(wall, 3),

@@ -104,6 +104,7 @@ from .harsh import (
     StrictStepFunctions,
     TokenBucket,
     cache_parses,
+    partition_queries,
     tag_workers,
 )
 from .health_checks import HealthCheckers
@@ -426,6 +427,7 @@ class Engine:
         lag = self.rng("index-lag")
         self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
         self.stale_index.install(patches)
+        partition_queries(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code

@@ -289,6 +289,38 @@ class StrictStepFunctions:
 _PARSED: dict[str, tuple[Any, Any]] = {}
 
 
+_partition = threading.local()
+
+
+def partition_queries(patches: Patches) -> None:
+    """A query of the base table reads its own partition, as DynamoDB does: moto reads and sorts
+    the whole table for every query, which grows with every ledger entry of every cutover (a
+    campaign's table holds thousands). Index queries are left as they are."""
+    table_cls = ddb_table.Table
+    original_query, original_all = table_cls.query, table_cls.all_items
+    signature = inspect.signature(original_query)
+
+    def query(table: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(table, *args, **kwargs)
+        hash_key = bound.arguments.get("hash_key")
+        if bound.arguments.get("index_name") or not table.range_key_attr or hash_key is None:
+            return original_query(table, *args, **kwargs)
+        _partition.scope = (table, hash_key)
+        try:
+            return original_query(table, *args, **kwargs)
+        finally:
+            _partition.scope = None
+
+    def all_items(table: Any) -> Any:
+        scope = getattr(_partition, "scope", None)
+        if scope is not None and scope[0] is table:
+            return sorted(table.items.get(scope[1], {}).values(), key=lambda item: item.range_key)
+        return original_all(table)
+
+    patches.set(table_cls, "query", query)
+    patches.set(table_cls, "all_items", all_items)
+
+
 def cache_parses(patches: Patches) -> None:
     """Parse each state machine definition once per process (moto parses it at creation and again
     for every execution, 50 ms each); every caller gets its own copy of the evaluation tree."""

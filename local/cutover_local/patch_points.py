@@ -50,6 +50,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.dynamodb.models.table", "Table.put_item", ("self", "item_attrs")),
     ("moto.dynamodb.models.table", "Table.delete_item", ("self", "hash_key", "range_key")),
     ("moto.dynamodb.models.table", "Table.query", ("self", "hash_key")),
+    ("moto.dynamodb.models.table", "Table.all_items", ("self",)),
     ("botocore.retries.standard", "ExponentialBackoff.delay_amount", ("self", "context")),
     ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
 )
