@@ -30,6 +30,7 @@ def start(args: argparse.Namespace) -> int:
     live cutover, then start the campaign's execution."""
     import boto3
     from botocore.exceptions import ClientError
+
     from cutover import campaign as cp
     from cutover.errors import PlanInvalid
     from cutover.plan import load_plan_text
