@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from .failures import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_ROLLED_BACK, CommandError, read_text
-from .operate import _actor, _invoke, _store, held_names, outputs_of, report_invalid_plan
+from .operate import _actor, _invoke, _store, held_names, outputs_of, report_invalid_plan, stack_settings, start_once
 
 POLL_SECONDS = 5.0
 _EXIT = {"SUCCEEDED": EXIT_OK, "RUNNING": EXIT_OK, "HALTED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}
@@ -25,12 +25,36 @@ def _machine(outputs: dict[str, str]) -> str:
     return machine
 
 
-def start(args: argparse.Namespace) -> int:
-    """Validate the whole file (every problem named, nothing started), check no name is held by a
-    live cutover, then start the campaign's execution."""
-    import boto3
-    from botocore.exceptions import ClientError
+def account_problems(campaign: Any, outputs: dict[str, str]) -> list[tuple[str, str]]:
+    """What each cutover's Preflight would refuse, checked now for every cutover of the file (the
+    checks ``cutover start`` makes: the stack's allowed zones and names, the names in their zone,
+    the alarms exist and none is in ALARM, the records can become a weighted pair) and the names
+    another cutover holds. Readiness is left to each cutover's Preflight: a campaign's last wave
+    may start days later, and it checks its origins then."""
+    from cutover.adapters.cloudwatch import CloudWatch
+    from cutover.adapters.route53 import Route53
+    from cutover.dryrun import starting_pairs
+    from cutover.errors import CutoverError, PlanInvalid
+    from cutover.steps import check_before_start
 
+    route53, cloudwatch, settings = Route53(), CloudWatch(), stack_settings(outputs)
+    problems: list[tuple[str, str]] = []
+    for cutover in campaign.cutovers:
+        try:
+            check_before_start(cutover.plan, route53, cloudwatch, settings)
+            starting_pairs(cutover.plan, route53.records_of(cutover.plan.hosted_zone_id, cutover.plan.names))
+        except PlanInvalid as exc:
+            problems += [(f"{cutover.id}.{where}", why) for where, why in exc.problems]
+        except CutoverError as exc:
+            problems.append((cutover.id, f"{type(exc).__name__}: {exc}"))
+    held = held_names(outputs, [n for c in campaign.cutovers for n in c.plan.names])
+    problems += [(name, f"held by the live cutover {holder}") for name, holder in sorted(held.items())]
+    return problems
+
+
+def start(args: argparse.Namespace) -> int:
+    """Validate the whole file (every problem named, nothing started), make every cutover's
+    account checks (``account_problems``), then start the campaign's execution."""
     from cutover import campaign as cp
     from cutover.errors import PlanInvalid
     from cutover.plan import load_plan_text
@@ -44,22 +68,16 @@ def start(args: argparse.Namespace) -> int:
         raise CommandError(f"the campaign file {args.file}: {exc.problems[0][1]}", EXIT_INVALID) from exc
     outputs = outputs_of(args)
     machine = _machine(outputs)
-    held = held_names(outputs, [n for c in campaign.cutovers for n in c.plan.names])
-    if held:
-        return report_invalid_plan("campaign start", [(name, f"held by the live cutover {holder}")
-                                                      for name, holder in sorted(held.items())],
-                                   "nothing was started", what="campaign")
+    problems = account_problems(campaign, outputs)
+    if problems:
+        return report_invalid_plan("campaign start", problems, "nothing was started", what="campaign")
     if args.dry_run:
-        print(json.dumps(campaign.to_input()) if args.json else f"{campaign.describe()}: valid; nothing was started")
+        print(json.dumps(campaign.to_input()) if args.json else
+              f"{campaign.describe()}: valid; every cutover's zone, names, alarms and records checked; nothing was started")
         return EXIT_OK
-    try:
-        arn = boto3.client("stepfunctions").start_execution(
-            stateMachineArn=machine, name=campaign.id, input=json.dumps(raw))["executionArn"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-        raise CommandError(f"a campaign named {campaign.id} was started on this stack before (names are kept 90 days): "
-                           "give the file another campaign name", EXIT_INVALID) from exc
+    arn = start_once(machine, campaign.id, raw,
+                     f"a campaign named {campaign.id} was started on this stack before (names are kept 90 days; "
+                     f"cutover campaign status {campaign.id}): give the file another campaign name")
     print(json.dumps({"campaign": campaign.id, "executionArn": arn}) if args.json
           else f"started {campaign.describe()} ({arn})")
     return _follow(outputs, campaign.id, args) if args.wait else EXIT_OK

@@ -267,18 +267,34 @@ def start(args: argparse.Namespace) -> int:
     return _start(outputs_of(args), args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}", raw, args)
 
 
-def _start(outputs: dict[str, str], name: str, raw: Any, args: argparse.Namespace) -> int:
+def start_once(machine: str, name: str, raw: Any, used: str) -> str:
+    """Start an execution named ``name``, refusing (``used``, exit 2) a name used before. Step
+    Functions itself refuses a used name only when the input differs: the same name and input
+    while that execution runs returns the running one as if it had just started, which would
+    tell the operator a second start happened."""
     import boto3
     from botocore.exceptions import ClientError
 
+    sfn = boto3.client("stepfunctions")
     try:
-        arn = boto3.client("stepfunctions").start_execution(
-            stateMachineArn=outputs["StateMachineArn"], name=name, input=json.dumps(raw))["executionArn"]
+        sfn.describe_execution(executionArn=machine.replace(":stateMachine:", ":execution:", 1) + f":{name}")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+    else:
+        raise CommandError(used, EXIT_INVALID)
+    try:
+        return str(sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(raw))["executionArn"])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
             raise
-        raise CommandError(f"a cutover named {name} was started on this stack before (names are kept 90 days): "
-                           "give another --name (cutover list shows the names in use)", EXIT_INVALID) from exc
+        raise CommandError(used, EXIT_INVALID) from exc
+
+
+def _start(outputs: dict[str, str], name: str, raw: Any, args: argparse.Namespace) -> int:
+    arn = start_once(outputs["StateMachineArn"], name, raw,
+                     f"a cutover named {name} was started on this stack before (names are kept 90 days): "
+                     "give another --name (cutover list shows the names in use)")
     print(json.dumps({"name": name, "executionArn": arn}) if args.json else f"started {name} ({arn})")
     if args.wait:
         return _watch(outputs, name, args.json, timeout=args.timeout)

@@ -38,6 +38,9 @@ VIRTUAL_LIMIT = 7 * 86_400
 WALL_LIMIT = 3 * 3600.0
 FAIL_AFTER_SECONDS = 180  # an ALB error-rate alarm (2 of 3 one-minute datapoints) fires about 3 min in
 NOT_SIMULATED = "fleet rehearsal: no per-app traffic is simulated, the app's error-rate alarm is its signal"
+# What a fleet rehearsal skips in every plan it runs, a built-in fleet's or a file's: without
+# per-app traffic, the check that traffic arrives would roll every cutover back at its first stage.
+UNSIMULATED_CHECKS = ("traffic", "probe", "compare")
 
 Printer = Callable[[str], None]
 
@@ -115,38 +118,15 @@ def rehearse_campaign(raw: dict[str, Any], seed_value: int = DEFAULT_SEED, say: 
     with Engine(seed=seed_value, concurrent=True) as engine:
         # the zones and records as they stood before the campaign: not calls of the campaign
         budget, engine.route53.budget = engine.route53.budget, None
-        zone_ids: dict[str, str] = {}
-        file = {"campaign": campaign.id, "on_rollback": campaign.on_rollback, "waves": []}
-        alarms: list[str] = []
-        for wave in campaign.waves:
-            entries = []
-            for cutover in wave.cutovers:
-                plan = cutover.plan.to_dict()
-                for record in cutover.plan.records:
-                    heroku = record.heroku_target or f"{cp.slug(record.name)}.herokudns.com"
-                    engine.origins.route(heroku, "heroku")
-                    engine.origins.route(record.aws_target, "aws")
-                    zone = zone_of(record.name)
-                    if zone in zone_ids:
-                        seed.add_heroku_record(zone_ids[zone], record.name, heroku, ORIGINAL_TTL)
-                    else:
-                        zone_ids[zone] = seed.zone_with_heroku_record(zone, record.name, heroku, ORIGINAL_TTL)
-                    plan["hosted_zone_id"] = zone_ids[zone]
-                alarms += [a for a in cutover.plan.alarms if a not in alarms]
-                entries.append({"name": cutover.id, **plan})
-            file["waves"].append({"name": wave.name, "max_parallel": wave.max_parallel, "cutovers": entries,
-                                  **({"after": {"gate": "manual"}} if wave.gate else
-                                     {"after": {"pause": wave.pause}} if wave.pause else {})})
-        seed.alarms(alarms, state="OK")
-        names = [n for c in campaign.cutovers for n in c.plan.names]
-        engine.deploy({"HostedZoneIds": ",".join(zone_ids.values()), "RecordNames": ",".join(names)})
+        file, zone_ids = stage(engine, campaign)
         engine.route53.budget = budget
         assert engine.stack is not None
         engine.route53.on_call.append(lambda operation: _count(calls, engine, operation))
         plans = {c.id: c for c in campaign.cutovers}
         engine.on_invocation.append(lambda inv: _heard(inv, engine, plans, failing, say))
         say(f"rehearsing {campaign.describe()} (seed {seed_value}; Route 53 budget "
-            f"{engine.harsh.route53_rate:g} requests a second for the account)")
+            f"{engine.harsh.route53_rate:g} requests a second for the account; no per-app traffic: "
+            f"each plan's {', '.join(UNSIMULATED_CHECKS)} checks are skipped)")
         sfn = boto3.client("stepfunctions")
         arn = sfn.start_execution(stateMachineArn=engine.stack.outputs["CampaignStateMachineArn"], name=campaign.id,
                                   input=json.dumps(file))["executionArn"]
@@ -159,6 +139,42 @@ def rehearse_campaign(raw: dict[str, Any], seed_value: int = DEFAULT_SEED, say: 
     say(summary(result))
     return result
 
+
+
+def stage(engine: Engine, campaign: cp.Campaign, allowed_zones: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The account as it stands before ``campaign``: each name a CNAME to Heroku in its zone
+    (created on the engine; each plan's ``hosted_zone_id`` replaced by it), its origins routed to
+    the loopback ones, every alarm OK, the stack deployed for those zones and names (or only for
+    ``allowed_zones``, zone names). Returns the campaign file as it should be started, and the
+    zone ids by zone name."""
+    zone_ids: dict[str, str] = {}
+    file: dict[str, Any] = {"campaign": campaign.id, "on_rollback": campaign.on_rollback, "waves": []}
+    alarms: list[str] = []
+    for wave in campaign.waves:
+        entries = []
+        for cutover in wave.cutovers:
+            plan = cutover.plan.to_dict()
+            plan.update({check: {"skip": NOT_SIMULATED} for check in UNSIMULATED_CHECKS})
+            for record in cutover.plan.records:
+                heroku = record.heroku_target or f"{cp.slug(record.name)}.herokudns.com"
+                engine.origins.route(heroku, "heroku")
+                engine.origins.route(record.aws_target, "aws")
+                zone = zone_of(record.name)
+                if zone in zone_ids:
+                    seed.add_heroku_record(zone_ids[zone], record.name, heroku, ORIGINAL_TTL)
+                else:
+                    zone_ids[zone] = seed.zone_with_heroku_record(zone, record.name, heroku, ORIGINAL_TTL)
+                plan["hosted_zone_id"] = zone_ids[zone]
+            alarms += [a for a in cutover.plan.alarms if a not in alarms]
+            entries.append({"name": cutover.id, **plan})
+        file["waves"].append({"name": wave.name, "max_parallel": wave.max_parallel, "cutovers": entries,
+                              **({"after": {"gate": "manual"}} if wave.gate else
+                                 {"after": {"pause": wave.pause}} if wave.pause else {})})
+    seed.alarms(alarms, state="OK")
+    names = [n for c in campaign.cutovers for n in c.plan.names]
+    allowed = list(zone_ids.values()) if allowed_zones is None else [zone_ids[z] for z in allowed_zones]
+    engine.deploy({"HostedZoneIds": ",".join(allowed), "RecordNames": ",".join(names)})
+    return file, zone_ids
 
 def _count(calls: Calls, engine: Engine, operation: str) -> None:
     second = int(engine.clock.elapsed)

@@ -18,6 +18,7 @@ from cutover_cli.failures import EXIT_INVALID, EXIT_UNREACHABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = str(ROOT / "examples" / "plan.yaml")
+CAMPAIGN = str(ROOT / "examples" / "campaign.yaml")
 SECONDS = 60  # far more than any of these takes; a hang fails the test instead of the suite
 
 
@@ -57,6 +58,7 @@ def outputs(tmp_path):
     path = tmp_path / "outputs.json"
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:cutover-prod-cutover"
     path.write_text(json.dumps({"StateMachineArn": arn, "TableName": "cutover-prod-table",
+                                "CampaignStateMachineArn": arn.replace("-cutover", "-campaign"),
                                 "PromoteFunctionName": "p", "AbortFunctionName": "a", "CommitFunctionName": "c"}))
     return str(path)
 
@@ -74,6 +76,11 @@ def _operator_commands(outputs: str) -> list[list[str]]:
         ["abort", "cutover-1", "--reason", "tested", *with_outputs],
         ["commit", "cutover-1", "--yes", *with_outputs],
         ["history", "cutover-1", *with_outputs],
+        ["campaign", "start", CAMPAIGN, *with_outputs],
+        ["campaign", "status", "campaign-1", *with_outputs],
+        ["campaign", "promote", "campaign-1", *with_outputs],
+        ["campaign", "abort", "campaign-1", "--reason", "tested", *with_outputs],
+        ["campaign", "history", "campaign-1", *with_outputs],
     ]
 
 
@@ -124,6 +131,8 @@ def test_files_that_cannot_be_read_are_refused_before_anything_is_called(tmp_pat
         ("start", str(binary), "--outputs", outputs): "is not text",
         ("start", str(empty), "--outputs", outputs): "is empty",
         ("start", str(not_yaml), "--outputs", outputs): "neither JSON nor YAML",
+        ("campaign", "start", str(binary), "--outputs", outputs): "is not text",
+        ("campaign", "start", str(empty), "--outputs", outputs): "is empty",
         ("status", "x", "--outputs", str(binary)): "is not text",
         ("status", "x", "--outputs", str(empty)): "is empty",
         ("status", "x", "--outputs", str(partial)): "lacks TableName",

@@ -71,3 +71,17 @@ def test_change_polls_slow_down_as_more_cutovers_are_live_in_the_account():
     assert poll_interval(1, 0) == FAST_POLL_SECONDS and poll_interval(10, 1) == SLOW_POLL_SECONDS
     assert poll_interval(1, 40) == 40  # 40 live cutovers share one poll a second
     assert poll_interval(1, 500) == MAX_POLL_SECONDS
+
+
+def test_the_example_campaign_file_is_valid_and_says_what_the_readme_says():
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[2] / "examples" / "campaign.yaml").read_text()
+    parsed = cp.parse(yaml.safe_load(text))
+    assert [w.name for w in parsed.waves] == ["staging", "production"]
+    assert parsed.waves[0].gate and not parsed.waves[1].gate
+    assert [w.max_parallel for w in parsed.waves] == [2, 1]
+    assert [c.id for c in parsed.cutovers] == ["www-staging", "api-staging", "api", "www"]
+    assert all(c.plan.watch == 7200 for c in parsed.cutovers)
