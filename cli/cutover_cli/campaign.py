@@ -11,7 +11,18 @@ import time
 from typing import Any
 
 from .failures import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_ROLLED_BACK, CommandError, read_text
-from .operate import _actor, _invoke, _store, held_names, outputs_of, report_invalid_plan, stack_settings, start_once
+from .operate import (
+    _actor,
+    _invoke,
+    _store,
+    execution_status,
+    held_names,
+    outputs_of,
+    refuse_used_name,
+    report_invalid_plan,
+    stack_settings,
+    start_once,
+)
 
 POLL_SECONDS = 5.0
 _EXIT = {"SUCCEEDED": EXIT_OK, "RUNNING": EXIT_OK, "HALTED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}
@@ -49,7 +60,21 @@ def account_problems(campaign: Any, outputs: dict[str, str]) -> list[tuple[str, 
             problems.append((cutover.id, f"{type(exc).__name__}: {exc}"))
     held = held_names(outputs, [n for c in campaign.cutovers for n in c.plan.names])
     problems += [(name, f"held by the live cutover {holder}") for name, holder in sorted(held.items())]
+    problems += _used_names(campaign, outputs["StateMachineArn"])
     return problems
+
+
+def _used_names(campaign: Any, cutover_machine: str) -> list[tuple[str, str]]:
+    """Each cutover runs as an execution of the cutover state machine named after it: a name used
+    in the last 90 days (an earlier campaign, a cutover started by hand) would fail that cutover
+    when its wave comes, so it is refused now."""
+    used = []
+    for cutover in campaign.cutovers:
+        status = execution_status(cutover_machine, cutover.id)
+        if status is not None:
+            used.append((f"{cutover.id}.name", f"an execution named {cutover.id} ran on this stack before ({status}; "
+                                              "names are kept 90 days): give the cutover another name"))
+    return used
 
 
 def start(args: argparse.Namespace) -> int:
@@ -68,6 +93,9 @@ def start(args: argparse.Namespace) -> int:
         raise CommandError(f"the campaign file {args.file}: {exc.problems[0][1]}", EXIT_INVALID) from exc
     outputs = outputs_of(args)
     machine = _machine(outputs)
+    used = (f"a campaign named {campaign.id} was started on this stack before (names are kept 90 days; "
+            f"cutover campaign status {campaign.id}): give the file another campaign name")
+    refuse_used_name(machine, campaign.id, used)  # first: its children hold their names too
     problems = account_problems(campaign, outputs)
     if problems:
         return report_invalid_plan("campaign start", problems, "nothing was started", what="campaign")
@@ -75,9 +103,7 @@ def start(args: argparse.Namespace) -> int:
         print(json.dumps(campaign.to_input()) if args.json else
               f"{campaign.describe()}: valid; every cutover's zone, names, alarms and records checked; nothing was started")
         return EXIT_OK
-    arn = start_once(machine, campaign.id, raw,
-                     f"a campaign named {campaign.id} was started on this stack before (names are kept 90 days; "
-                     f"cutover campaign status {campaign.id}): give the file another campaign name")
+    arn = start_once(machine, campaign.id, raw, used)
     print(json.dumps({"campaign": campaign.id, "executionArn": arn}) if args.json
           else f"started {campaign.describe()} ({arn})")
     return _follow(outputs, campaign.id, args) if args.wait else EXIT_OK

@@ -267,6 +267,26 @@ def start(args: argparse.Namespace) -> int:
     return _start(outputs_of(args), args.name or f"cutover-{time.strftime('%Y%m%d-%H%M%S')}", raw, args)
 
 
+def execution_status(machine: str, name: str) -> str | None:
+    """The status of ``machine``'s execution named ``name`` (names are kept 90 days), or None."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        return str(boto3.client("stepfunctions").describe_execution(
+            executionArn=machine.replace(":stateMachine:", ":execution:", 1) + f":{name}")["status"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+        return None
+
+
+def refuse_used_name(machine: str, name: str, used: str) -> None:
+    """Refuse (``used``, exit 2) an execution name of ``machine`` used in the last 90 days."""
+    if execution_status(machine, name) is not None:
+        raise CommandError(used, EXIT_INVALID)
+
+
 def start_once(machine: str, name: str, raw: Any, used: str) -> str:
     """Start an execution named ``name``, refusing (``used``, exit 2) a name used before. Step
     Functions itself refuses a used name only when the input differs: the same name and input
@@ -275,16 +295,10 @@ def start_once(machine: str, name: str, raw: Any, used: str) -> str:
     import boto3
     from botocore.exceptions import ClientError
 
-    sfn = boto3.client("stepfunctions")
+    refuse_used_name(machine, name, used)
     try:
-        sfn.describe_execution(executionArn=machine.replace(":stateMachine:", ":execution:", 1) + f":{name}")
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-            raise
-    else:
-        raise CommandError(used, EXIT_INVALID)
-    try:
-        return str(sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(raw))["executionArn"])
+        started = boto3.client("stepfunctions").start_execution(stateMachineArn=machine, name=name, input=json.dumps(raw))
+        return str(started["executionArn"])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
             raise

@@ -89,7 +89,10 @@ def test_an_operator_runs_a_campaign_from_the_cli_and_it_refuses_what_no_longer_
                 assert promoted[0] == 0 and "the wave after wave 1 starts" in promoted[1], promoted
 
         described = engine.wait(arn, timeout=600, on_poll=operator, virtual_limit=86_400)
-        assert described["status"] == "SUCCEEDED" and seen, described
+        if described["status"] != "SUCCEEDED":  # say why: which cutover ended how
+            ledger = cli(engine, capsys, "campaign", "history", "cli-campaign", "--outputs", outputs)[1]
+            raise AssertionError(f"{described['status']}: {described.get('error')} {described.get('cause')}\n{ledger}")
+        assert seen, "the campaign never waited at its gate"
 
         code, out, _ = cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs)
         assert code == 0 and "campaign cli-campaign: SUCCEEDED" in out
@@ -105,6 +108,11 @@ def test_an_operator_runs_a_campaign_from_the_cli_and_it_refuses_what_no_longer_
         assert code == 2 and "not waiting" in err
         code, _, err = cli(engine, capsys, "campaign", "status", "no-such-campaign", "--outputs", outputs)
         assert code == 2 and "no campaign named no-such-campaign" in err
+        # the same cutovers under a new campaign name: each child's execution name is taken
+        again = written(tmp_path, "again.json", dict(file, campaign="cli-campaign-2"))
+        code, _, err = cli(engine, capsys, "campaign", "start", again, "--outputs", outputs)
+        assert code == 2 and "app001.name" in err and "app003.name" in err and "ran on this stack before" in err
+        assert len(campaign_executions(engine)) == 1
 
 
 def test_every_campaign_command_refuses_a_campaign_the_stack_does_not_know_in_one_line(tmp_path, capsys):
