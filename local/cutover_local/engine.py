@@ -427,7 +427,7 @@ class Engine:
         lag = self.rng("index-lag")
         self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
         self.stale_index.install(patches)
-        partition_queries(patches)
+        self.partition_reads = partition_queries(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code

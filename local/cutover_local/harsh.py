@@ -292,19 +292,35 @@ _PARSED: dict[str, tuple[Any, Any]] = {}
 _partition = threading.local()
 
 
-def partition_queries(patches: Patches) -> None:
+@dataclass
+class PartitionReads:
+    """How the base-table queries were answered: from their partition, or from the whole table
+    (a query moto must answer its own way: an index, a table without a sort key)."""
+
+    partition: int = 0
+    whole_table: int = 0
+
+
+# moto's own Table.query, as the module defines it: the wrappers installed on it (the stale index,
+# this one) take ``*args, **kwargs``, and a signature taken from one of them binds nothing.
+_MOTO_QUERY = inspect.signature(ddb_table.Table.query)
+
+
+def partition_queries(patches: Patches) -> PartitionReads:
     """A query of the base table reads its own partition, as DynamoDB does: moto reads and sorts
     the whole table for every query, which grows with every ledger entry of every cutover (a
     campaign's table holds thousands). Index queries are left as they are."""
     table_cls = ddb_table.Table
     original_query, original_all = table_cls.query, table_cls.all_items
-    signature = inspect.signature(original_query)
+    reads = PartitionReads()
 
     def query(table: Any, *args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(table, *args, **kwargs)
+        bound = _MOTO_QUERY.bind(table, *args, **kwargs)
         hash_key = bound.arguments.get("hash_key")
         if bound.arguments.get("index_name") or not table.range_key_attr or hash_key is None:
+            reads.whole_table += 1
             return original_query(table, *args, **kwargs)
+        reads.partition += 1
         _partition.scope = (table, hash_key)
         try:
             return original_query(table, *args, **kwargs)
@@ -319,6 +335,7 @@ def partition_queries(patches: Patches) -> None:
 
     patches.set(table_cls, "query", query)
     patches.set(table_cls, "all_items", all_items)
+    return reads
 
 
 def cache_parses(patches: Patches) -> None:
@@ -408,11 +425,9 @@ class StaleIndex:
                 stale._note(table, hash_key.value, range_key.value if range_key is not None else None, item)
             return item
 
-        signature = inspect.signature(original_query)
-
         def query(table: Any, *args: Any, **kwargs: Any) -> Any:
             results, scanned, last = original_query(table, *args, **kwargs)
-            bound = signature.bind(table, *args, **kwargs)
+            bound = _MOTO_QUERY.bind(table, *args, **kwargs)
             index_name, hash_key = bound.arguments.get("index_name"), bound.arguments["hash_key"]
             if not index_name:
                 return results, scanned, last

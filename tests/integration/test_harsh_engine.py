@@ -275,6 +275,23 @@ def test_a_gsi_query_sees_a_write_only_after_the_index_lag_while_a_consistent_re
     assert engine.stale_index.stale_reads >= 2
 
 
+def test_a_base_table_query_reads_only_its_partition_and_answers_as_moto_would(engine):
+    from cutover.adapters.store import Store
+
+    store = Store(engine.stack.table_name)
+    for n in range(3):
+        store.record("mine", "step", "execution", n=n)
+        store.record("other", "step", "execution", n=n)
+    store.watch("mine", ["an-alarm"], None)
+    before = (engine.partition_reads.partition, engine.partition_reads.whole_table)
+    assert [e["n"] for e in store.ledger("mine")] == [0, 1, 2]
+    assert [e["n"] for e in store.ledger("mine", event="step")] == [0, 1, 2]
+    engine.settle(engine.harsh.index_lag[1] + 1)
+    assert [w["cutover_id"] for w in store.watchers("an-alarm")] == ["mine"]  # an index: moto's own way
+    partition, whole = engine.partition_reads.partition - before[0], engine.partition_reads.whole_table - before[1]
+    assert partition == 2 and whole == 1, (partition, whole)
+
+
 def test_dynamodb_can_be_throttled_or_down_for_any_length(engine):
     engine.outages.append(outage("dynamodb", 0, 7200))
     ddb = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
