@@ -28,6 +28,14 @@ POLL_SECONDS = 5.0
 _EXIT = {"SUCCEEDED": EXIT_OK, "RUNNING": EXIT_OK, "HALTED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}
 
 
+def exit_code(v: dict[str, Any]) -> int:
+    """0 running or all on AWS; 3 some rolled back (the rule went on, or halted the campaign and
+    it has ended); 1 failed or aborted."""
+    if v["status"] == "HALTED" and v["ended"]:
+        return EXIT_ROLLED_BACK
+    return _EXIT.get(v["status"], EXIT_FAILED)
+
+
 def _machine(outputs: dict[str, str]) -> str:
     machine = outputs.get("CampaignStateMachineArn")
     if not machine:
@@ -111,6 +119,8 @@ def start(args: argparse.Namespace) -> int:
 
 def view(outputs: dict[str, str], name: str) -> dict[str, Any]:
     """The campaign as the store holds it: its status, each wave and each cutover's status."""
+    from cutover.campaign_steps import has_ended
+
     store = _store(outputs)
     saved = store.campaign(name)
     if saved is None:
@@ -133,13 +143,15 @@ def view(outputs: dict[str, str], name: str) -> dict[str, Any]:
             cutovers.append({"id": cutover_id, "status": status, **({"reason": reason} if reason else {})})
         waves.append({"wave": index + 1, "name": wave["name"], "max_parallel": wave["max_parallel"], "cutovers": cutovers})
     gate = store.campaign_gate(name)
-    return {"campaign": name, "status": saved.get("status"), "on_rollback": saved.get("on_rollback"),
+    return {"campaign": name, "status": saved.get("status"), "ended": has_ended(ledger),
+            "on_rollback": saved.get("on_rollback"),
             "waiting_after_wave": gate["wave"] if gate else None, "waves": waves,
             "last_decision": {k: v for k, v in ledger[-1].items() if k != "seq"} if ledger else None}
 
 
 def _lines(v: dict[str, Any]) -> list[str]:
-    out = [f"campaign {v['campaign']}: {v['status']} (a rollback {'stops it' if v['on_rollback'] == 'stop' else 'lets the others go on'})"]
+    state = f"{v['status']}, ended" if v["status"] == "HALTED" and v["ended"] else v["status"]
+    out = [f"campaign {v['campaign']}: {state} (a rollback {'stops it' if v['on_rollback'] == 'stop' else 'lets the others go on'})"]
     if v["waiting_after_wave"]:
         out.append(f"  waits after wave {v['waiting_after_wave']}: cutover campaign promote {v['campaign']}")
     for wave in v["waves"]:
@@ -163,7 +175,7 @@ def status(args: argparse.Namespace) -> int:
         return _follow(outputs, args.name, args)
     v = view(outputs, args.name)
     print(json.dumps(v, default=str) if args.json else "\n".join(_lines(v)))
-    return _EXIT.get(v["status"], EXIT_FAILED)
+    return exit_code(v)
 
 
 def _follow(outputs: dict[str, str], name: str, args: argparse.Namespace) -> int:
@@ -176,8 +188,8 @@ def _follow(outputs: dict[str, str], name: str, args: argparse.Namespace) -> int
         if text != shown:
             print(text, flush=True)
             shown = text
-        if v["status"] not in ("RUNNING", "HALTED"):
-            return _EXIT.get(v["status"], EXIT_FAILED)
+        if v["ended"] or v["status"] not in ("RUNNING", "HALTED"):
+            return exit_code(v)
         if deadline is not None and time.monotonic() >= deadline:
             print(f"cutover campaign: still {v['status']} after --timeout; it goes on", file=sys.stderr)
             return EXIT_FAILED
@@ -216,7 +228,7 @@ def history(args: argparse.Namespace) -> int:
 def add_commands(commands: Any, common: argparse.ArgumentParser, timeout_option: Any) -> None:
     top = commands.add_parser("campaign", help="many cutovers in waves: start, status, promote, abort, history")
     sub = top.add_subparsers(dest="campaign_command", required=True)
-    c = sub.add_parser("start", parents=[common], help="validate a campaign file and start it")
+    c = sub.add_parser("start", parents=[common], help="validate a campaign file, check every cutover against the account, start it")
     c.add_argument("file", help="the campaign file (YAML or JSON)")
     c.add_argument("--dry-run", action="store_true", help="validate and check the locks; start nothing")
     c.add_argument("--wait", action="store_true", help="follow it until it ends")

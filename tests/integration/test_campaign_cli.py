@@ -124,3 +124,31 @@ def test_every_campaign_command_refuses_a_campaign_the_stack_does_not_know_in_on
             code, out, err = cli(engine, capsys, "campaign", *argv, "--outputs", outputs)
             assert code == 2 and out == "", (argv, out, err)
             assert err.startswith("cutover campaign") and "x" in err and len(err.splitlines()) <= 2, (argv, err)
+
+
+def test_a_campaign_its_rule_halted_reads_as_rolled_back_once_it_has_ended_and_cannot_be_aborted(tmp_path, capsys):
+    with Engine(seed=7, concurrent=True) as engine:
+        file, _ = stage(engine, cp.parse(campaign_file()))
+        outputs = written(tmp_path, "outputs.json", engine.stack.outputs)
+        code, out, err = cli(engine, capsys, "campaign", "start", written(tmp_path, "c.json", file), "--outputs", outputs,
+                             "--json")
+        assert code == 0, err
+        arn = json.loads(out)["executionArn"]
+
+        def operator():
+            # at the gate, the last wave's app goes bad: its Preflight refuses, the rule halts the campaign
+            if cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs, "--json")[1].find(
+                    '"waiting_after_wave": 1') >= 0:
+                boto3.client("cloudwatch").set_alarm_state(AlarmName="app003-5xx-rate", StateValue="ALARM",
+                                                           StateReason="test: the app went bad")
+                assert cli(engine, capsys, "campaign", "promote", "cli-campaign", "--outputs", outputs)[0] == 0
+
+        assert engine.wait(arn, timeout=600, on_poll=operator, virtual_limit=86_400)["status"] == "FAILED"
+        code, out, _ = cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs)
+        assert code == 3 and "campaign cli-campaign: HALTED, ended" in out and "app003" in out, out
+        # following an ended campaign returns at once with the same answer
+        code, out, _ = cli(engine, capsys, "campaign", "status", "cli-campaign", "--watch", "--timeout", "5",
+                           "--outputs", outputs)
+        assert code == 3 and "HALTED, ended" in out
+        code, _, err = cli(engine, capsys, "campaign", "abort", "cli-campaign", "--reason", "late", "--outputs", outputs)
+        assert code == 2 and "HALTED and has ended" in err

@@ -28,6 +28,11 @@ LIVE = ("RUNNING", "HALTED")
 ENDED = ("SUCCEEDED", "COMPLETED_WITH_ROLLBACKS", "ABORTED", "FAILED")
 
 
+def has_ended(ledger: list[dict[str, Any]]) -> bool:
+    """Whether the campaign's last step ran (its ``campaign_ended`` entry): HALTED alone does not say."""
+    return any(e["event"] == "campaign_ended" for e in ledger)
+
+
 class CampaignNotFound(CutoverNotFound):
     """No campaign with that name is recorded."""
 
@@ -179,7 +184,7 @@ def end(campaign_id: str, error: dict[str, Any] | None, deps: Deps) -> dict[str,
         else:
             status = "SUCCEEDED" if not skipped else "FAILED"
     deps.store.set_campaign_status(campaign_id, status, only_if_not=("ABORTED",))
-    if not any(e["event"] == "campaign_ended" for e in ledger):
+    if not has_ended(ledger):
         summary = {"status": status, "on_aws": sorted(c for c, s in ended.items() if s == "SUCCEEDED"),
                    "not_on_aws": not_on_aws, "not_started": skipped}
         if error is not None:
@@ -217,9 +222,11 @@ def abort_campaign(campaign_id: str, reason: str, actor: str, deps: Deps) -> dic
     which the safety net turns into a rollback once anything changed."""
     assert deps.store is not None
     saved = _saved(campaign_id, deps)
-    if saved.get("status") not in LIVE:
-        deps.store.record_campaign(campaign_id, "abort_refused", actor, reason=reason, why=f"it is {saved.get('status')}")
-        raise CampaignNotLive(f"campaign {campaign_id} was not aborted, nothing changed: it is {saved.get('status')} "
+    # HALTED is live while the cutovers its rule let run finish, and final once the campaign ended
+    if saved.get("status") not in LIVE or has_ended(deps.store.campaign_ledger(campaign_id)):
+        state = saved.get("status") if saved.get("status") not in LIVE else f"{saved.get('status')} and has ended"
+        deps.store.record_campaign(campaign_id, "abort_refused", actor, reason=reason, why=f"it is {state}")
+        raise CampaignNotLive(f"campaign {campaign_id} was not aborted, nothing changed: it is {state} "
                               "(cutover abort NAME rolls back one cutover that is still live)")
     deps.store.set_campaign_status(campaign_id, "ABORTED")
     deps.store.record_campaign(campaign_id, "campaign_abort_requested", actor, reason=reason)
