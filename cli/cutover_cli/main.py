@@ -155,7 +155,9 @@ def _rehearse_campaign(args: argparse.Namespace, say: Callable[[str], None]) -> 
         return report_invalid_plan("rehearse", exc.problems, "nothing was run", what="campaign")
     if args.json:
         print(json.dumps(result, indent=2))
-    return {"SUCCEEDED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}.get(result["status"], EXIT_FAILED)
+    # a halted campaign has ended here: some cutover rolled back and its rule stopped the rest
+    return {"SUCCEEDED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK, "HALTED": EXIT_ROLLED_BACK}.get(
+        result["status"], EXIT_FAILED)
 
 
 def plan_command(args: argparse.Namespace) -> int:

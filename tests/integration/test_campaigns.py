@@ -84,9 +84,13 @@ def test_throttling_slows_the_campaign_but_fails_no_cutover(gated):
     assert not [e for e in gated["ledger"] if e["event"] == "cutover_ended" and e["status"] != "SUCCEEDED"]
 
 
-def test_with_on_rollback_stop_a_rollback_halts_the_campaign_and_no_later_wave_starts():
+def test_with_on_rollback_stop_a_rollback_halts_the_campaign_and_no_later_wave_starts(tmp_path, capsys):
     raw = fleet(names=4, zones=1, waves=2, max_parallel=2, failing=(1,), on_rollback="stop", pause="5m")
-    result = rehearse_campaign(raw, say=quiet)
+    path = tmp_path / "stop.json"
+    path.write_text(json.dumps(raw))  # the rehearsal's own key, _failing, says which app fails
+    code = main(["rehearse", "--campaign", str(path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 3  # halted and ended: a cutover rolled back, the rule stopped the rest
     names = result["names"]
     assert result["status"] == "HALTED" and result["execution_status"] == "FAILED"
     assert names["app001.fleet0.example.com"]["status"] == "ROLLED_BACK"
