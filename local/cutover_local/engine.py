@@ -84,7 +84,7 @@ from cutover import probes, readiness
 from cutover.adapters import clients
 from cutover.handler import deps
 
-from . import isolation, nested, patch_points
+from . import isolation, metric_math, nested, patch_points
 from .alarm_eval import statistic_of
 from .alarm_history import AlarmHistory
 from .clock import VirtualClock, VirtualDatetimeModule, VirtualThreading
@@ -413,6 +413,10 @@ class Engine:
                     lambda _self, env, wait_seconds: self._wait_state(wait_seconds, lambda: not env.is_running()))
         patches.set(retrier_decl, "time", virtual_time)
         nested.install(patches)
+        # GetMetricData's expressions as CloudWatch evaluates them (moto's parser knows no IF or FILL)
+        patches.set(cloudwatch_models, "parse_expression",
+                    lambda expression, results, fallback=cloudwatch_models.parse_expression:
+                    metric_math.over_results(expression, results, fallback))
         if self.concurrent:
             self._share_time(patches)
         else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
 
 Value = float | None
 
@@ -62,3 +64,25 @@ def _eval(node: ast.AST, values: Mapping[str, Value], text: str) -> Value:
             value = _eval(args[0], values, text)
             return _eval(args[1], values, text) if value is None else value
     raise UnsupportedExpression(f"{text!r}: only numbers, ids, + - * /, comparisons, IF and FILL are evaluated locally")
+
+
+def over_results(expression: str, results: list[dict[str, Any]],
+                 fallback: Callable[[str, list[dict[str, Any]]], tuple[list[Any], list[datetime]]]
+                 ) -> tuple[list[float], list[datetime]]:
+    """A GetMetricData expression over the other queries' results (moto's ``{"id", "values",
+    "timestamps"}``), one timestamp at a time as CloudWatch aligns them: what moto's own parser
+    answers only for plain arithmetic (it returns nothing for IF and FILL). An expression this
+    module does not know goes to ``fallback`` (moto's parser)."""
+    series = {r["id"]: dict(zip(r["timestamps"], r["values"], strict=False)) for r in results}
+    stamps = sorted({t for values in series.values() for t in values})
+    out_values: list[float] = []
+    out_stamps: list[datetime] = []
+    try:
+        for stamp in stamps:
+            value = evaluate(expression, {query: values.get(stamp) for query, values in series.items()})
+            if value is not None:
+                out_values.append(value)
+                out_stamps.append(stamp)
+    except UnsupportedExpression:
+        return fallback(expression, results)
+    return out_values, out_stamps

@@ -47,6 +47,7 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.stepfunctions.parser.asl.component.common.retry.jitter_strategy_decl", "random.uniform", ()),
     ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint.wait", ("self", "timeout")),
     ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint.interrupt_all", ("self",)),
+    ("moto.cloudwatch.models", "parse_expression", ("expression", "results")),
     ("moto.dynamodb.models.table", "Table.put_item", ("self", "item_attrs")),
     ("moto.dynamodb.models.table", "Table.delete_item", ("self", "hash_key", "range_key")),
     ("moto.dynamodb.models.table", "Table.query", ("self", "hash_key")),
