@@ -2,8 +2,9 @@
 
 At a terminal, one screen redrawn in place (rich's ``Live``), as ``kubectl argo rollouts get
 rollout --watch`` does: the stage and the AWS share intended, what DNS serves for each name,
-the bake and when it ends, a gate and what opens it, each alarm's state with the datapoints of
-its last state change against its threshold, and the last decision of the ledger. Elsewhere (a
+the bake and when it ends, a gate and what opens it, each alarm's state and the latest datapoint
+of its metric against its threshold (with the reason CloudWatch gave when it is not OK), and the
+last decision of the ledger. Elsewhere (a
 pipe, a CI log, ``NO_COLOR``, ``TERM=dumb``) the same facts as lines appended when they change.
 """
 
@@ -20,9 +21,12 @@ _COMPARISON = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">=
 
 
 def snapshot(summary: dict[str, Any], state: dict[str, Any], gate: dict[str, Any] | None,
-             ledger: list[dict[str, Any]], alarms: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+             ledger: list[dict[str, Any]], alarms: list[dict[str, Any]], now: datetime,
+             latest: dict[str, dict[str, Any] | None] | None = None) -> dict[str, Any]:
     """Everything the view shows, from what the commands read (the execution's summary, the
-    cutover's state, its gate, its ledger, DescribeAlarms of the plan's alarms)."""
+    cutover's state, its gate, its ledger, DescribeAlarms of the plan's alarms and the latest
+    datapoint of each one's metric: ``{"value", "at"}``, ``{"unknown": why}`` or None)."""
+    latest = latest or {}
     plan = state.get("plan", {})
     stages = plan.get("stages", [])
     shifted = [e for e in ledger if e["event"] == "shifted"]
@@ -46,11 +50,28 @@ def snapshot(summary: dict[str, Any], state: dict[str, Any], gate: dict[str, Any
         "alarms": [{"name": a["AlarmName"], "state": a["StateValue"],
                     "threshold": f"{_COMPARISON.get(a.get('ComparisonOperator', ''), '?')} {a.get('Threshold', '?'):g}"
                     if isinstance(a.get("Threshold"), int | float) else "?",
-                    "reason": a.get("StateReason", ""), "since": _iso(a.get("StateUpdatedTimestamp"))} for a in alarms],
+                    "reason": a.get("StateReason", ""), "since": _iso(a.get("StateUpdatedTimestamp")),
+                    "latest": _latest_words(a, latest)} for a in alarms],
         "last": None if last is None else {"at": last["at"], "event": last["event"], "actor": last["actor"],
                                            "why": last.get("reason") or last.get("outcome") or ""},
         "rollback_reason": summary.get("rollback_reason"),
     }
+
+
+def _latest_words(alarm: dict[str, Any], latest: dict[str, dict[str, Any] | None]) -> str:
+    """``latest 3.2 at 15:02:00Z``: the alarm's metric as it stands, against its threshold."""
+    if alarm.get("StateValue") == "MISSING":
+        return ""
+    if "MetricName" not in alarm and not alarm.get("Metrics"):
+        return "composite: no datapoint of its own"
+    if alarm["AlarmName"] not in latest:
+        return ""
+    found = latest[alarm["AlarmName"]]
+    if found is None:
+        return "no datapoint in the window it evaluates"
+    if "unknown" in found:
+        return f"latest datapoint unknown ({found['unknown']})"
+    return f"latest {found['value']:.4g} at {found['at']}"
 
 
 def _opens(gate: dict[str, Any], promote: Any) -> str:
@@ -107,7 +128,12 @@ def lines(view: dict[str, Any]) -> list[str]:
         g = view["gate"]
         out.append(f"  gate before stage {g['stage']} ({g['kind']}): waiting since {g['since']}; opens {g['opens']}")
     for alarm in view["alarms"]:
-        out.append(f"  alarm {alarm['name']}: {alarm['state']} (threshold {alarm['threshold']}) {alarm['reason']}".rstrip())
+        line = f"  alarm {alarm['name']}: {alarm['state']} (threshold {alarm['threshold']})"
+        if alarm.get("latest"):
+            line += f" {alarm['latest']}"
+        if alarm["state"] != "OK" or not alarm.get("latest"):  # why it is not OK (or all CloudWatch says)
+            line += f"; {alarm['reason']}" if alarm.get("latest") and alarm["reason"] else f" {alarm['reason']}"
+        out.append(line.rstrip())
     if view["last"]:
         last = view["last"]
         out.append(f"  last: {last['at']} {last['event']} by {last['actor']}" + (f": {last['why']}" if last["why"] else ""))

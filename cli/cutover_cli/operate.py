@@ -369,11 +369,28 @@ def view_of(outputs: dict[str, str], name: str, last_served: dict[str, dict[str,
     state = store.state(name) or {}
     names = list(state.get("plan", {}).get("alarms", []))
     alarms: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any] | None] = {}
     if names:
         answer = boto3.client("cloudwatch").describe_alarms(AlarmNames=names[:100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
         found = {a["AlarmName"]: a for a in answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])}
         alarms = [found.get(n, {"AlarmName": n, "StateValue": "MISSING", "StateReason": "no such alarm"}) for n in names]
-    return live.snapshot(summary, state, store.gate(name), store.ledger(name), alarms, datetime.now(UTC))
+        latest = _latest_datapoints([a for a in alarms if a["StateValue"] != "MISSING"])
+    return live.snapshot(summary, state, store.gate(name), store.ledger(name), alarms, datetime.now(UTC), latest)
+
+
+def _latest_datapoints(alarms: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """Each alarm's latest datapoint (GetMetricData) up to the control plane's now; when CloudWatch
+    will not say (throttled, not allowed), the view says so rather than failing."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cutover.adapters.cloudwatch import CloudWatch
+    from cutover.clock import now
+
+    try:
+        return CloudWatch().latest(alarms, now())
+    except (ClientError, BotoCoreError) as exc:
+        why = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else type(exc).__name__
+        return {a["AlarmName"]: {"unknown": f"GetMetricData: {why}"} for a in alarms}
 
 
 # Each poll reads the pair (one ListResourceRecordSets a name) and the health checks' status from

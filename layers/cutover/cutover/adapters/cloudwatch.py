@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..alarms import AlarmState, Transition
@@ -13,6 +13,16 @@ from ..clock import iso
 from .clients import Adapter
 
 ELB_NAMESPACE = "AWS/ApplicationELB"
+# How far back the latest datapoint of an alarm's metric is looked for: three times what the
+# alarm evaluates, at least this long (load balancer datapoints arrive minutes late).
+LATEST_WINDOW_SECONDS = 900
+
+
+def _window(alarm: dict[str, Any], until: datetime) -> datetime:
+    periods = [int(alarm.get("Period") or 0)] + [int(q["MetricStat"].get("Period", 0)) for q in alarm.get("Metrics", [])
+                                                 if "MetricStat" in q]
+    evaluated = max(periods) * int(alarm.get("EvaluationPeriods") or 1)
+    return until - timedelta(seconds=max(LATEST_WINDOW_SECONDS, 3 * evaluated))
 
 
 class CloudWatch(Adapter):
@@ -77,6 +87,45 @@ class CloudWatch(Adapter):
                     break
                 kwargs["NextToken"] = page["NextToken"]
         return out
+
+    def latest(self, alarms: Sequence[dict[str, Any]], until: datetime) -> dict[str, dict[str, Any] | None]:
+        """The latest datapoint of each described metric alarm (DescribeAlarms' dict) up to
+        ``until``: ``{"value", "at"}``, or None when its metric has none in the window its alarm
+        evaluates (three times its periods, at least 15 minutes: datapoints arrive late). A
+        single-metric alarm's query goes with the others, a metric-math alarm's in a request of
+        its own (its query ids are its own). Composite alarms have no datapoint of their own."""
+        out: dict[str, dict[str, Any] | None] = {}
+        singles: list[tuple[str, dict[str, Any]]] = []
+        for alarm in alarms:
+            name = alarm["AlarmName"]
+            if "MetricName" in alarm:
+                stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic", "Average")
+                singles.append((name, {"Id": f"a{len(singles)}", "ReturnData": True, "MetricStat": {
+                    "Metric": {"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"],
+                               "Dimensions": alarm.get("Dimensions", [])},
+                    "Period": int(alarm.get("Period", 60)), "Stat": stat}}))
+            elif alarm.get("Metrics"):
+                queries = [{k: v for k, v in q.items() if k in ("Id", "Expression", "MetricStat", "ReturnData", "Label")}
+                           for q in alarm["Metrics"]]
+                shown = next((q["Id"] for q in queries if q.get("ReturnData")), queries[-1]["Id"])
+                found = self._newest(queries, _window(alarm, until), until)
+                out[name] = found.get(shown)
+        if singles:
+            start = min(_window(a, until) for a in alarms if "MetricName" in a)
+            found = self._newest([q for _, q in singles], start, until)
+            for name, query in singles:
+                out[name] = found.get(query["Id"])
+        return out
+
+    def _newest(self, queries: list[dict[str, Any]], start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+        page = self.api.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end,
+                                        ScanBy="TimestampDescending")
+        newest: dict[str, dict[str, Any]] = {}
+        for result in page.get("MetricDataResults", []):
+            pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False), reverse=True)
+            if pairs:
+                newest[result["Id"]] = {"value": pairs[0][1], "at": iso(pairs[0][0])}
+        return newest
 
     def publish(self, namespace: str, data: list[dict[str, Any]]) -> None:
         """PutMetricData: one request (at most 1,000 datums; the caller splits)."""
