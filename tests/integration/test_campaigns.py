@@ -50,7 +50,8 @@ def gated():
 
 
 def test_a_healthy_campaign_puts_every_name_on_aws(gated):
-    assert gated["status"] == "SUCCEEDED" and gated["execution_status"] == "SUCCEEDED"
+    ended = [(e["cutover"], e["status"], e.get("reason")) for e in gated["ledger"] if e["event"] == "cutover_ended"]
+    assert gated["status"] == "SUCCEEDED" and gated["execution_status"] == "SUCCEEDED", ended
     assert {n: v["final_weights"] for n, v in gated["names"].items()} == {
         n: {"heroku": 0, "aws": 100} for n in gated["names"]}
     assert {v["status"] for v in gated["names"].values()} == {"SUCCEEDED"}
@@ -90,8 +91,10 @@ def test_with_on_rollback_stop_a_rollback_halts_the_campaign_and_no_later_wave_s
     path.write_text(json.dumps(raw))  # the rehearsal's own key, _failing, says which app fails
     code = main(["rehearse", "--campaign", str(path), "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 3  # halted and ended: a cutover rolled back, the rule stopped the rest
+    ended = [(e["cutover"], e["status"], e.get("reason")) for e in result["ledger"] if e["event"] == "cutover_ended"]
+    assert code == 3, ended  # halted and ended: a cutover rolled back, the rule stopped the rest
     names = result["names"]
+    assert names["app001.fleet0.example.com"]["status"] == "ROLLED_BACK", ended
     assert result["status"] == "HALTED" and result["execution_status"] == "FAILED"
     assert names["app001.fleet0.example.com"]["status"] == "ROLLED_BACK"
     assert names["app001.fleet0.example.com"]["final_weights"] == {"heroku": 100, "aws": 0}
