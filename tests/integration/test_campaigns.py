@@ -51,7 +51,7 @@ def gated():
 
 def test_a_healthy_campaign_puts_every_name_on_aws(gated):
     ended = [(e["cutover"], e["status"], e.get("reason")) for e in gated["ledger"] if e["event"] == "cutover_ended"]
-    assert gated["status"] == "SUCCEEDED" and gated["execution_status"] == "SUCCEEDED", ended
+    assert gated["status"] == "SUCCEEDED" and gated["execution_status"] == "SUCCEEDED", (ended, gated["counters"])
     assert {n: v["final_weights"] for n, v in gated["names"].items()} == {
         n: {"heroku": 0, "aws": 100} for n in gated["names"]}
     assert {v["status"] for v in gated["names"].values()} == {"SUCCEEDED"}
