@@ -36,6 +36,18 @@ def cli(engine, capsys, *argv):
     return code, captured.out, captured.err
 
 
+def _children_failures(engine):
+    """Each child execution that did not succeed, with its failed events (what a console shows)."""
+    sfn = boto3.client("stepfunctions")
+    out = []
+    for execution in sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"]:
+        if execution["status"] != "SUCCEEDED":
+            failed = [(e["type"], {k: v for k, v in e.items() if k.endswith("EventDetails")})
+                      for e in engine.history(execution["executionArn"]) if "Failed" in e["type"] or "TimedOut" in e["type"]]
+            out.append(f"{execution['name']}: {execution['status']} {failed}")
+    return out
+
+
 def campaign_executions(engine):
     return boto3.client("stepfunctions").list_executions(
         stateMachineArn=engine.stack.outputs["CampaignStateMachineArn"])["executions"]
@@ -91,7 +103,8 @@ def test_an_operator_runs_a_campaign_from_the_cli_and_it_refuses_what_no_longer_
         described = engine.wait(arn, timeout=600, on_poll=operator, virtual_limit=86_400)
         if described["status"] != "SUCCEEDED":  # say why: which cutover ended how
             ledger = cli(engine, capsys, "campaign", "history", "cli-campaign", "--outputs", outputs)[1]
-            raise AssertionError(f"{described['status']}: {described.get('error')} {described.get('cause')}\n{ledger}")
+            raise AssertionError(f"{described['status']}: {described.get('error')} {described.get('cause')}\n{ledger}\n"
+                                 + "\n".join(_children_failures(engine)))
         assert seen, "the campaign never waited at its gate"
 
         code, out, _ = cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs)
