@@ -230,7 +230,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, timeout_option:
     sub = top.add_subparsers(dest="campaign_command", required=True)
     c = sub.add_parser("start", parents=[common], help="validate a campaign file, check every cutover against the account, start it")
     c.add_argument("file", help="the campaign file (YAML or JSON)")
-    c.add_argument("--dry-run", action="store_true", help="validate and check the locks; start nothing")
+    c.add_argument("--dry-run", action="store_true", help="make every check (the file, each cutover against the account, the locks, the names); start nothing")
     c.add_argument("--wait", action="store_true", help="follow it until it ends")
     timeout_option(c)
     c.set_defaults(func=start)

@@ -140,7 +140,6 @@ def rehearse_campaign(raw: dict[str, Any], seed_value: int = DEFAULT_SEED, say: 
     return result
 
 
-
 def stage(engine: Engine, campaign: cp.Campaign, allowed_zones: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The account as it stands before ``campaign``: each name a CNAME to Heroku in its zone
     (created on the engine; each plan's ``hosted_zone_id`` replaced by it), its origins routed to
@@ -175,6 +174,7 @@ def stage(engine: Engine, campaign: cp.Campaign, allowed_zones: Sequence[str] | 
     allowed = list(zone_ids.values()) if allowed_zones is None else [zone_ids[z] for z in allowed_zones]
     engine.deploy({"HostedZoneIds": ",".join(allowed), "RecordNames": ",".join(names)})
     return file, zone_ids
+
 
 def _count(calls: Calls, engine: Engine, operation: str) -> None:
     second = int(engine.clock.elapsed)
