@@ -120,11 +120,27 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
     started = time.perf_counter()
     timeline = Timeline()
 
+    insync_told: list[float] = []  # the rollback's INSYNC moment, once said
+
+    def insync_line(before: float | None) -> None:
+        """Say when the rollback's change became INSYNC, in its place in the timeline: before the
+        first line of a later moment (the moment is known once the change was submitted)."""
+        if insync_told or not live:
+            return
+        at = _rollback_insync(live[0])
+        if at is not None and (before is None or at <= before):
+            insync_told.append(at)
+            say(f"[{_t(at)}] rollback INSYNC: all DNS answers point at Heroku")
+
     def note(at: float, line: str) -> None:
+        insync_line(at)
         timeline.events.append((at, line))
         say(f"[{_t(at)}] {line}")
 
+    live: list[Engine] = []
+
     with Engine(seed=seed_value) as engine:
+        live.append(engine)
         engine.route53.insync_after = scenario.insync_after
         zone_id = ""
         for record in parsed.records:
@@ -202,8 +218,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         timeline.samples = simulator.samples
         timeline.failures = simulator.failures
         timeline.rollback_insync_at = _rollback_insync(engine)
-        if timeline.rollback_insync_at is not None:
-            say(f"[{_t(timeline.rollback_insync_at)}] rollback INSYNC: all DNS answers point at Heroku")
+        insync_line(None)
         # the name that sends most to AWS: a rehearsal is only as good as its worst name
         weights = max((_weights_of(listed, name) for name in parsed.names), key=lambda w: _percent(w)["aws"])
         store = Store(engine.stack.table_name) if engine.stack else None
@@ -331,7 +346,7 @@ def _short(text: Any, limit: int = 160) -> str:
 
 def _rollback_insync(engine: Engine) -> float | None:
     """Virtual seconds at which the first rollback change (an UPSERT batch) became INSYNC."""
-    for change_id, (_, changes) in engine.route53.changes.items():
+    for change_id, (_, changes) in list(engine.route53.changes.items()):  # read while the engine runs
         if changes and all(c["Action"] == "UPSERT" for c in changes):
             insync = engine.route53.insync_at(change_id).timestamp()
             return round(insync - engine.clock.start.timestamp(), 3)

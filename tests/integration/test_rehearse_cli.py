@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -161,6 +162,11 @@ def test_progress_is_printed_live_and_the_report_is_an_html_timeline(capsys, tmp
     assert main(["rehearse", "--scenario", "errors-at-10", "--report", str(report)]) == 3
     out = capsys.readouterr().out
     assert "stage 1: AWS 10%" in out and "ROLLBACK to Heroku 100%" in out and "ROLLED_BACK" in out
+    # the timeline reads in time order, the rollback's INSYNC in its place among the alarms
+    moments = re.findall(r"^\[\+(\d\d:\d\d:\d\d)\] ", out, flags=re.MULTILINE)
+    assert moments == sorted(moments) and "rollback INSYNC" in out
+    insync = out.index("rollback INSYNC")
+    assert out.index("ROLLBACK to Heroku 100%") < insync < out.index("alarm shop-5xx-rate: OK → ALARM")
     page = report.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert "ROLLED_BACK" in page and "shop-5xx-rate" in page and "ROLLBACK to Heroku 100%" in page
