@@ -140,9 +140,12 @@ def after_cutover(campaign_id: str, cutover_id: str, child_error: dict[str, Any]
 
 
 def _why(child_error: dict[str, Any], cutover: dict[str, Any]) -> str:
+    error = str(child_error.get("Error") or "")
+    cause = " ".join(str(child_error.get("Cause") or "").split())[:300]
+    told = f" ({error}: {cause})" if error and cause else f" ({error or cause})" if error or cause else ""
     if not cutover:
-        return "the cutover never started (refused before it changed anything, or its name was used already)"
-    return str(child_error.get("Error") or "the cutover's execution did not succeed")
+        return "the cutover never started (refused before it changed anything, or its name was used already)" + told
+    return error or "the cutover's execution did not succeed"
 
 
 def wave_end(campaign_id: str, wave: int, results: list[dict[str, Any]], deps: Deps) -> dict[str, Any]:
