@@ -298,7 +298,7 @@ def local_up(args: argparse.Namespace) -> int:
 
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():
-        raise CommandError(f"--dir {args.dir} is a file: give a folder for outputs.json and plan.json", EXIT_INVALID)
+        raise CommandError(f"--dir {args.dir} is a file: give a folder for outputs.json, plan.json and gated.json", EXIT_INVALID)
     try:
         up(args.port, folder, lambda line: print(line, flush=True))
     except PortInUse as exc:
@@ -372,7 +372,7 @@ def parser() -> argparse.ArgumentParser:
     local_commands = local.add_subparsers(dest="local_command", required=True)
     u = local_commands.add_parser("up", parents=[debug], help="serve the stack on loopback for the AWS CLI and cutover --endpoint-url")
     u.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0: any free port); default 4566")
-    u.add_argument("--dir", default=".cutover-local", help="where outputs.json and plan.json go (default .cutover-local)")
+    u.add_argument("--dir", default=".cutover-local", help="where outputs.json, plan.json and gated.json go (default .cutover-local)")
     u.add_argument("--verbose", action="store_true", help="show the functions' own logs")
     u.set_defaults(func=local_up)
     s = commands.add_parser("scenarios", parents=[debug], help="list the built-in rehearsal scenarios")

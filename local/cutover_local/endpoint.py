@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,17 @@ from .traffic import LOAD_BALANCER, TARGET_GROUP, SteadyUsers
 ZONE, NAME = "shop.example.com", "www.shop.example.com"
 
 
-class _WallClock:
+class _AccountClock:
+    """Time as the account's Route 53 budget meets it here: wall time (operators polling from
+    their shells) plus the engine's virtual time (a retry interval or an SDK backoff, skipped at
+    once in wall time). On AWS both are the same time; counting only wall time starved a task's
+    retries, which passed in milliseconds, and rolled a cutover back for throttling."""
+
+    def __init__(self, virtual: Any) -> None:
+        self._virtual = virtual
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + timedelta(seconds=self._virtual.elapsed)
 
 
 class PortInUse(OSError):
@@ -68,15 +76,16 @@ class _Server(ThreadedMotoServer):
 
 
 def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Event | None = None) -> None:
-    """Serve until ``stop`` is set (or SIGINT/SIGTERM). Writes outputs.json and plan.json to ``workdir``."""
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM). Writes outputs.json, plan.json and gated.json
+    (the plan with a manual gate) to ``workdir``."""
     stop = stop or threading.Event()
     _check_free(port)
     workdir.mkdir(parents=True, exist_ok=True)
     with Engine() as engine:
         if engine.route53.budget is not None:
-            # here virtual time moves only in Wait states (no rehearsal moves it): the account's
-            # Route 53 budget refills by wall time, as operators polling it would meet it
-            engine.route53.budget.clock = _WallClock()
+            # here virtual time moves only in waits (no rehearsal moves it): the account's Route 53
+            # budget refills by wall time too, as operators polling it would meet it
+            engine.route53.budget.clock = _AccountClock(engine.clock)
         zone_id = seed.zone_with_heroku_record(ZONE, NAME, DEFAULT_PLAN["heroku"]["target"])
         seed.example_alarms(DEFAULT_PLAN["alarms"], LOAD_BALANCER, TARGET_GROUP)
         for alarm in DEFAULT_PLAN["alarms"]:  # no errors are simulated here: the alarms start OK
@@ -89,24 +98,35 @@ def up(port: int, workdir: Path, say: Callable[[str], None], stop: threading.Eve
         server.start()
         try:
             host, bound = server.get_host_and_port()
-            outputs_path, plan_path = workdir / "outputs.json", workdir / "plan.json"
+            outputs_path, plan_path, gated_path = workdir / "outputs.json", workdir / "plan.json", workdir / "gated.json"
             # and where its origins listen, for the readiness checks of ``cutover plan``
             origins = {"addresses": engine.origins.addresses(), "cafile": engine.origins.cafile}
             outputs_path.write_text(json.dumps({**stack.outputs, "LocalOrigins": origins}, indent=2))
-            plan_path.write_text(json.dumps(dict(DEFAULT_PLAN, hosted_zone_id=zone_id), indent=2))
-            _announce(say, f"http://{host}:{bound}", outputs_path, plan_path, stack.outputs, zone_id)
+            plan = dict(DEFAULT_PLAN, hosted_zone_id=zone_id)
+            plan_path.write_text(json.dumps(plan, indent=2))
+            gated_path.write_text(json.dumps(gated(plan), indent=2))
+            _announce(say, f"http://{host}:{bound}", outputs_path, (plan_path, gated_path), stack.outputs, zone_id)
             _until(stop, engine)
         finally:
             server.stop()
 
 
-def _announce(say: Callable[[str], None], url: str, outputs: Path, plan: Path, values: dict[str, Any], zone_id: str) -> None:
+def gated(plan: dict[str, Any]) -> dict[str, Any]:
+    """The same plan with a manual promotion before its second stage: a cutover that waits for
+    ``cutover promote`` (or ``abort``) at 10%."""
+    stages = [dict(stage) for stage in plan["stages"]]
+    stages[1]["promote"] = "manual"
+    return dict(plan, stages=stages)
+
+
+def _announce(say: Callable[[str], None], url: str, outputs: Path, plans: tuple[Path, Path], values: dict[str, Any],
+              zone_id: str) -> None:
+    plan, gated_plan = plans
     say(f"export AWS_ENDPOINT_URL={url} AWS_DEFAULT_REGION={REGION} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
-    say(f"export CUTOVER_OUTPUTS={outputs}")
-    say(f"# state machine: {values['StateMachineArn']}")
+    say(f"export CUTOVER_OUTPUTS={outputs} STATE_MACHINE_ARN={values['StateMachineArn']}")
     say(f"# zone {ZONE} ({zone_id}): {NAME} is a CNAME to Heroku; a plan for it: {plan}")
-    say(f"# aws stepfunctions start-execution --state-machine-arn {values['StateMachineArn']} "
-        f"--name demo-1 --input file://{plan}")
+    say(f"# the same plan with a manual promotion before stage 2: {gated_plan}")
+    say(f"# aws stepfunctions start-execution --state-machine-arn $STATE_MACHINE_ARN --name demo-1 --input file://{plan}")
     say("ready")
 
 

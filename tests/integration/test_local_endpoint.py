@@ -64,9 +64,9 @@ def until(env, name: str, check, timeout: float = 40.0) -> dict:
 def test_the_aws_cli_starts_a_cutover_that_the_cutover_cli_steers(endpoint):
     env, workdir = endpoint
     outputs = json.loads((workdir / "outputs.json").read_text())
-    plan = json.loads((workdir / "plan.json").read_text())
-    plan["stages"][1]["promote"] = "manual"
-    (workdir / "gated.json").write_text(json.dumps(plan))
+    gated = json.loads((workdir / "gated.json").read_text())  # local up's plan, with a manual gate before stage 2
+    assert gated["stages"][1]["promote"] == "manual"
+    assert dict(gated, stages=None) == dict(json.loads((workdir / "plan.json").read_text()), stages=None)
     # the dry run reaches the endpoint's own origins for its readiness checks (real TLS on loopback)
     planned = run(env, CUTOVER, "plan", str(workdir / "gated.json"), "--json")
     assert planned.returncode == 0, planned.stderr
@@ -112,3 +112,17 @@ def test_once_asked_to_stop_the_endpoint_cannot_outlive_the_request(monkeypatch)
     stop.set()  # as the signal handler does
     endpoint._until(stop, engine=None)  # the main thread, as in the CLI
     assert fired.wait(5), "no watchdog was armed"
+
+
+def test_the_route53_budget_refills_over_virtual_time_as_well_as_wall_time():
+    """On the endpoint a retry interval passes at once in wall time: the account's budget must
+    count it, or a task's retries all meet an empty bucket and the cutover rolls back."""
+    from cutover_local.clock import VirtualClock
+    from cutover_local.endpoint import _AccountClock
+    from cutover_local.harsh import TokenBucket
+
+    clock = VirtualClock()
+    bucket = TokenBucket(_AccountClock(clock), rate=1.0, burst=1.0)
+    assert bucket.take() and not bucket.take()  # the burst spent, within a wall second
+    clock.advance(2)  # a Retry interval of two seconds, on the engine's clock
+    assert bucket.take()
