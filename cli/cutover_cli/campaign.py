@@ -25,7 +25,7 @@ from .operate import (
 )
 
 POLL_SECONDS = 5.0
-_EXIT = {"SUCCEEDED": EXIT_OK, "RUNNING": EXIT_OK, "HALTED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}
+_EXIT = {"SUCCEEDED": EXIT_OK, "STARTING": EXIT_OK, "RUNNING": EXIT_OK, "HALTED": EXIT_OK, "COMPLETED_WITH_ROLLBACKS": EXIT_ROLLED_BACK}
 
 
 def exit_code(v: dict[str, Any]) -> int:
@@ -124,7 +124,7 @@ def view(outputs: dict[str, str], name: str) -> dict[str, Any]:
     store = _store(outputs)
     saved = store.campaign(name)
     if saved is None:
-        raise CommandError(f"no campaign named {name} on this stack", EXIT_INVALID)
+        return _unrecorded(outputs, name)
     ledger = store.campaign_ledger(name)
     ended = {e["cutover"]: e for e in ledger if e["event"] == "cutover_ended"}
     skipped = {e["cutover"] for e in ledger if e["event"] == "cutover_skipped"}
@@ -149,7 +149,22 @@ def view(outputs: dict[str, str], name: str) -> dict[str, Any]:
             "last_decision": {k: v for k, v in ledger[-1].items() if k != "seq"} if ledger else None}
 
 
+def _unrecorded(outputs: dict[str, str], name: str) -> dict[str, Any]:
+    """A campaign the store does not hold: its execution has just started and its first step has
+    not recorded it yet (``start --wait`` meets this at once), or it ended before recording it."""
+    status = execution_status(_machine(outputs), name)
+    if status is None:
+        raise CommandError(f"no campaign named {name} on this stack", EXIT_INVALID)
+    if status != "RUNNING":
+        raise CommandError(f"campaign {name} ended {status} before it recorded its waves: nothing of it started "
+                           f"(see its execution {name} in the console)", EXIT_FAILED)
+    return {"campaign": name, "status": "STARTING", "ended": False, "on_rollback": None,
+            "waiting_after_wave": None, "waves": [], "last_decision": None}
+
+
 def _lines(v: dict[str, Any]) -> list[str]:
+    if v["status"] == "STARTING":
+        return [f"campaign {v['campaign']}: STARTING (its execution runs; its waves are not recorded yet)"]
     state = f"{v['status']}, ended" if v["status"] == "HALTED" and v["ended"] else v["status"]
     out = [f"campaign {v['campaign']}: {state} (a rollback {'stops it' if v['on_rollback'] == 'stop' else 'lets the others go on'})"]
     if v["waiting_after_wave"]:
@@ -188,7 +203,7 @@ def _follow(outputs: dict[str, str], name: str, args: argparse.Namespace) -> int
         if text != shown:
             print(text, flush=True)
             shown = text
-        if v["ended"] or v["status"] not in ("RUNNING", "HALTED"):
+        if v["ended"] or v["status"] not in ("STARTING", "RUNNING", "HALTED"):
             return exit_code(v)
         if deadline is not None and time.monotonic() >= deadline:
             print(f"cutover campaign: still {v['status']} after --timeout; it goes on", file=sys.stderr)

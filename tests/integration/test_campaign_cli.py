@@ -80,6 +80,13 @@ def test_an_operator_runs_a_campaign_from_the_cli_and_it_refuses_what_no_longer_
         assert code == 0 and "valid" in out and "nothing was started" in out, err
         assert campaign_executions(engine) == []
 
+        starting = []
+
+        def look_before_it_records_itself(site):  # status at once after start: the first step not yet run
+            if site.function == "CampaignFunction" and (site.invocation, site.call) == (1, 1) and not starting:
+                starting.append(cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs))
+
+        engine.before_call.append(look_before_it_records_itself)
         code, out, err = cli(engine, capsys, "campaign", "start", path, "--outputs", outputs, "--json")
         assert code == 0, err
         arn = json.loads(out)["executionArn"]
@@ -107,6 +114,7 @@ def test_an_operator_runs_a_campaign_from_the_cli_and_it_refuses_what_no_longer_
             raise AssertionError(f"{described['status']}: {described.get('error')} {described.get('cause')}\n{ledger}\n"
                                  + "\n".join(_children_failures(engine)))
         assert seen, "the campaign never waited at its gate"
+        assert starting == [(0, "campaign cli-campaign: STARTING (its execution runs; its waves are not recorded yet)\n", "")]
 
         code, out, _ = cli(engine, capsys, "campaign", "status", "cli-campaign", "--outputs", outputs)
         assert code == 0 and "campaign cli-campaign: SUCCEEDED" in out
