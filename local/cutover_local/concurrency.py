@@ -82,7 +82,7 @@ class SharedTime:
 
     def quiescent(self) -> bool:
         with self._cv:
-            self._running = {t for t in self._running if t.is_alive()}
+            self._running = {t for t in self._running if not _ended(t)}
             return not self._running
 
     @contextmanager
@@ -164,6 +164,13 @@ class SharedTime:
 
 def _never() -> bool:
     return False
+
+
+def _ended(thread: threading.Thread) -> bool:
+    """Started and no longer alive. A thread whose ``start()`` has been called is not alive
+    until its first step: dropping it then (and the thread that starts it, waiting inside
+    ``start()``) let time jump past a campaign's next step, a minute at a time."""
+    return thread._started.is_set() and not thread.is_alive()  # type: ignore[attr-defined]
 
 
 class _Tracked:
