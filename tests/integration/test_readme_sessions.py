@@ -179,8 +179,10 @@ class Shell:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # a person's shell: none of the test run's own settings (its AWS_* and POWERTOOLS_*)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+        # a person's shell: none of the test run's own settings (its AWS_* and POWERTOOLS_*, and
+        # the outer make's, which make a nested make say "Entering directory")
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("AWS_", "POWERTOOLS_")) and k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
         self.env["PATH"] = os.pathsep.join([str(folder / ".venv" / "bin"), str(folder / ".venv-awscli" / "bin"),
                                             self.env.get("PATH", "")])
         self.env.pop("NO_COLOR", None)
