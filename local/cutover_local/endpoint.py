@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 from cutover import records as rr
 
 from . import seed
+from .clock import VirtualClock
 from .engine import REGION, Engine
 from .health_checks import dns_shares
 from .scenarios import DEFAULT_PLAN
@@ -39,7 +40,7 @@ class _AccountClock:
     once in wall time). On AWS both are the same time; counting only wall time starved a task's
     retries, which passed in milliseconds, and rolled a cutover back for throttling."""
 
-    def __init__(self, virtual: Any) -> None:
+    def __init__(self, virtual: VirtualClock) -> None:
         self._virtual = virtual
 
     def now(self) -> datetime:

@@ -133,7 +133,7 @@ def _side_by_side(lines: list[str]) -> list[str]:
 
 def _one(want: str, have: str) -> bool:
     if want.endswith("...") and want.strip() != "...":
-        return have.startswith(want[:-3].rstrip()) or have.startswith(want[:-3])
+        return have.startswith(want[:-3].rstrip())
     return want == have
 
 
