@@ -140,6 +140,8 @@ def _summary(outputs: dict[str, str], name: str) -> dict[str, Any]:
         "watched_until": next((e["until"] for e in _store(outputs).ledger(name, event="watching")), None)
         if waiting and waiting.get("kind") == "watch" else None,
         "rollback_reason": state.get("rollback_reason"),
+        "reverted": {k: v for k, v in state["revert"].items() if k in ("by", "reason", "change_id")}
+        if state.get("revert") else None,
         # each evaluated stage's traffic at the load balancer: intended and observed side by side
         "traffic": [e["traffic"] for e in ledger if e["event"] == "evaluated" and e.get("traffic")],
         # AWS compared with Heroku by the probes: each evaluated stage, and before an alarm's rollback
@@ -250,6 +252,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         before = s.get("probes_before_rollback")
         for n in (before or {}).get("names", []):
             print(f"  probes before {before['alarm']} went to ALARM: {side_by_side(n)}")
+    elif s.get("reverted"):
+        print(f"  reverted to Heroku by {s['reverted']['by']}: {s['reverted']['reason']}")
     elif s["error"]:
         print(f"  {s['error']}: {s['cause'] or ''}".rstrip())
 
@@ -333,7 +337,7 @@ def retry(args: argparse.Namespace) -> int:
         raise CommandError(f"no cutover named {args.name} on this stack (see cutover list)", EXIT_INVALID) from exc
     if described["status"] == "RUNNING":
         raise CommandError(f"{args.name} is still running: nothing to retry (cutover status {args.name})", EXIT_INVALID)
-    if described["status"] == "SUCCEEDED":
+    if described["status"] == "SUCCEEDED" and (_store(outputs).state(args.name) or {}).get("status") != "REVERTED":
         raise CommandError(f"{args.name} succeeded: its names are on AWS, nothing to retry", EXIT_INVALID)
     raw = json.loads(described["input"])
     try:
@@ -431,9 +435,9 @@ def _watch(outputs: dict[str, str], name: str, as_json: bool, poll: float = WATC
 
 
 def _exit_for(summary: dict[str, Any]) -> int:
-    if summary["execution"] == "SUCCEEDED":
+    if summary["execution"] == "SUCCEEDED" and summary["cutover"] != "REVERTED":
         return EXIT_OK
-    if summary["cutover"] == "ROLLED_BACK":
+    if summary["cutover"] in ("ROLLED_BACK", "REVERTED"):
         return EXIT_ROLLED_BACK
     return EXIT_FAILED
 
@@ -488,17 +492,25 @@ def abort(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _confirmed(args: argparse.Namespace, what: str, question: str, declined: str) -> bool:
+    """``--yes``, or a yes at a terminal; away from one, refused with what the command would do."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise CommandError(f"{what}: add --yes", EXIT_INVALID)
+    if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print(declined)
+    return False
+
+
 def commit(args: argparse.Namespace) -> int:
     outputs = outputs_of(args)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise CommandError(f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
-                                "(no way back to Heroku but a new cutover): add --yes", EXIT_INVALID)
-        answer = input(f"commit {args.name}: end the watch, replace the weighted pair by a simple CNAME to AWS and delete "
-                       "the health check? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("not committed, nothing changed")
-            return EXIT_INVALID
+    if not _confirmed(args, f"cutover commit ends {args.name}'s watch now and makes AWS the only answer for its names "
+                            "(the way back is cutover revert, all names at once)",
+                      f"commit {args.name}: end the watch, replace the weighted pair by a simple CNAME to AWS and delete "
+                      "the health check?", "not committed, nothing changed"):
+        return EXIT_INVALID
     result = _invoke(outputs["CommitFunctionName"], {"cutover_id": args.name, "actor": _actor()})
     if args.json:
         print(json.dumps(result))
@@ -507,6 +519,26 @@ def commit(args: argparse.Namespace) -> int:
     else:
         print(f"committing {args.name}: its watch ended; the execution replaces each weighted pair by a simple CNAME "
               f"to AWS and deletes the health check (cutover status {args.name} shows when it is done)")
+    return EXIT_OK
+
+
+def revert(args: argparse.Namespace) -> int:
+    outputs = outputs_of(args)
+    if not _confirmed(args, f"cutover revert moves every name of {args.name} back to Heroku (a simple CNAME to "
+                            "Heroku, all at once)",
+                      f"revert {args.name}: point each of its names back to Heroku now, in one change?",
+                      "not reverted, nothing changed"):
+        return EXIT_INVALID
+    result = _invoke(outputs["AbortFunctionName"], {"cutover_id": args.name, "reason": args.reason, "actor": _actor(),
+                                                    "revert": True})
+    if args.json:
+        print(json.dumps(result))
+    elif result["already"]:
+        print(f"{args.name} was already reverted: its names point to Heroku")
+    else:
+        print(f"reverted {args.name}: " + "; ".join(result["names"]))
+        print(f"  Route 53 change {result['change_id'] or '(none needed)'}; resolvers holding the AWS answer keep it up "
+              "to its TTL: keep AWS serving until then")
     return EXIT_OK
 
 
@@ -576,6 +608,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("name")
     c.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
     c.set_defaults(func=commit)
+    c = commands.add_parser("revert", parents=[common],
+                            help="move a committed cutover's names back to Heroku, all in one change (asks first)")
+    c.add_argument("name")
+    c.add_argument("--reason", required=True, help="why: it goes into the ledger and the notification")
+    c.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
+    c.set_defaults(func=revert)
     c = commands.add_parser("history", parents=[common], help="the ledger: every decision, who made it, and its evidence")
     c.add_argument("name")
     c.set_defaults(func=history)

@@ -75,6 +75,7 @@ def _operator_commands(outputs: str) -> list[list[str]]:
         ["promote", "cutover-1", *with_outputs],
         ["abort", "cutover-1", "--reason", "tested", *with_outputs],
         ["commit", "cutover-1", "--yes", *with_outputs],
+        ["revert", "cutover-1", "--reason", "tested", "--yes", *with_outputs],
         ["history", "cutover-1", *with_outputs],
         ["campaign", "start", CAMPAIGN, *with_outputs],
         ["campaign", "status", "campaign-1", *with_outputs],

@@ -149,10 +149,80 @@ def test_commit_ends_the_watch_at_100_percent_at_once(engine, outputs, tmp_path,
     assert engine.clock.elapsed < 8000 + 6 * 3600, "committed long before the watch would have ended"
 
 
+def _cname_records(engine) -> list[dict]:
+    listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=engine.zone_id)["ResourceRecordSets"]
+    return [r for r in listed if r["Name"] == "www.shop.example.com." and r["Type"] == "CNAME"]
+
+
+def test_revert_moves_a_committed_cutover_back_to_heroku_in_one_change_and_retry_starts_it_again(
+        engine, outputs, tmp_path, capsys, monkeypatch):
+    from tests.support import ALB, HEROKU
+
+    monkeypatch.setenv("CUTOVER_ACTOR", "carol")
+    original_ttl = _cname_records(engine)[0]["TTL"]
+    code, _, _ = cli(capsys, "start", write_plan(tmp_path, plan(hosted_zone_id=engine.zone_id)), "--name", "cli-r",
+                     "--outputs", outputs)
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-r"
+    assert code == 0 and engine.wait(arn)["status"] == "SUCCEEDED"
+    assert [r["ResourceRecords"][0]["Value"] for r in _cname_records(engine)] == [ALB]
+    changes = len(engine.route53.changes)
+    # without --yes and away from a terminal, nothing changes
+    code, _, err = cli(capsys, "revert", "cli-r", "--reason", "checkouts fail on AWS", "--outputs", outputs)
+    assert code == 2 and "add --yes" in err and len(engine.route53.changes) == changes
+
+    code, out, err = cli(capsys, "revert", "cli-r", "--reason", "checkouts fail on AWS", "--yes", "--outputs", outputs)
+    assert code == 0, err
+    assert out.startswith(f"reverted cli-r: www.shop.example.com: {ALB} -> {HEROKU} at TTL {original_ttl}\n")
+    (record,) = _cname_records(engine)
+    assert "SetIdentifier" not in record and record["ResourceRecords"] == [{"Value": HEROKU}]
+    assert record["TTL"] == original_ttl
+    assert len(engine.route53.changes) == changes + 1, "every name back in one atomic batch"
+    # status: the execution succeeded, the cutover is reverted (exit 3, as for a rollback), and why
+    code, out, _ = cli(capsys, "status", "cli-r", "--outputs", outputs)
+    assert code == 3 and "cutover REVERTED" in out and f"DNS serves a simple CNAME to {HEROKU}" in out
+    assert "reverted to Heroku by carol (arn:aws:sts::123456789012:user/moto): checkouts fail on AWS" in out
+    # again: nothing to do, nothing sent, nothing recorded twice
+    code, out, _ = cli(capsys, "revert", "cli-r", "--reason", "again", "--yes", "--outputs", outputs)
+    assert code == 0 and out == "cli-r was already reverted: its names point to Heroku\n"
+    assert len(engine.route53.changes) == changes + 1
+    events = [e["event"] for e in store_ledger(engine, "cli-r")]
+    assert events.count("reverted") == 1 and events[-1] == "reverted"
+    # the name is as it was before the cutover: a retry starts from it and commits again
+    code, out, err = cli(capsys, "retry", "cli-r", "--outputs", outputs)
+    assert code == 0, err
+    assert engine.wait(arn + "-retry-1")["status"] == "SUCCEEDED"
+    assert [r["ResourceRecords"][0]["Value"] for r in _cname_records(engine)] == [ALB]
+    # and now the names are the retry's: the old cutover may not revert them any more
+    code, _, err = cli(capsys, "revert", "cli-r", "--reason", "old", "--yes", "--outputs", outputs)
+    assert code == 2 and "a later cutover committed its names: www.shop.example.com (cli-r-retry-1)" in err
+    assert [r["ResourceRecords"][0]["Value"] for r in _cname_records(engine)] == [ALB]
+
+
+def test_revert_refuses_a_name_edited_since_the_commit_and_changes_nothing(engine, outputs, tmp_path, capsys):
+    code, _, _ = cli(capsys, "start", write_plan(tmp_path, plan(hosted_zone_id=engine.zone_id)), "--name", "cli-e",
+                     "--outputs", outputs)
+    arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-e"
+    assert code == 0 and engine.wait(arn)["status"] == "SUCCEEDED"
+    (committed,) = _cname_records(engine)
+    edited = dict(committed, ResourceRecords=[{"Value": "maintenance.example.net"}])
+    boto3.client("route53").change_resource_record_sets(HostedZoneId=engine.zone_id, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": edited}]})
+    changes = len(engine.route53.changes)
+    code, _, err = cli(capsys, "revert", "cli-e", "--reason", "back", "--yes", "--outputs", outputs)
+    assert code == 2 and "was not reverted, nothing changed" in err and "maintenance.example.net" in err
+    assert len(engine.route53.changes) == changes and _cname_records(engine) == [edited]
+    assert store_ledger(engine, "cli-e")[-1]["event"] == "revert_refused"
+    from cutover.adapters.store import Store
+    assert Store(engine.stack.table_name).lock_holder("www.shop.example.com") is None, "the lock is released"
+
+
 def test_abort_from_the_cli_wins_over_a_pending_promotion(engine, outputs, tmp_path, capsys):
     raw = dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id)
     cli(capsys, "start", write_plan(tmp_path, raw), "--name", "cli-2", "--outputs", outputs)
     wait_for(engine, "cli-2", "waiting_for_promotion")
+    # a live cutover is aborted, not reverted
+    code, _, err = cli(capsys, "revert", "cli-2", "--reason", "wrong command", "--yes", "--outputs", outputs)
+    assert code == 2 and "not reverted, nothing changed: it is still live: cutover abort rolls it back" in err
     code, out, _ = cli(capsys, "abort", "cli-2", "--reason", "support sees failed checkouts", "--outputs", outputs)
     assert code == 0 and "going back to Heroku" in out
     arn = engine.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":cli-2"

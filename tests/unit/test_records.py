@@ -197,3 +197,28 @@ def test_commit_replaces_the_pair_by_one_simple_cname_to_aws_in_one_batch_route5
     with pytest.raises(rr.InvalidChangeBatch):
         rr.apply_changes([r for r in pair.records()], rr.commit_changes(pair.with_health_check(None), 3600),
                          "shop.example.com", as_route53=True)
+
+
+REVERTED_PAIR = rr.Pair("www.shop.example.com", "tranquil-reef-1234.herokudns.com",
+                        "shop-alb.us-east-1.elb.amazonaws.com", 60, 0, 100)
+
+
+def test_revert_turns_the_committed_simple_cname_into_the_heroku_one_route53_accepts():
+    committed = rr.simple_record("www.shop.example.com", "shop-alb.us-east-1.elb.amazonaws.com", 300)
+    changes, what = rr.revert_changes(REVERTED_PAIR, [committed], 3600)
+    assert [c["Action"] for c in changes] == ["DELETE", "CREATE"] and "at TTL 3600" in what
+    rr.check_changes(changes, "shop.example.com")
+    after = rr.apply_changes([committed], changes, "shop.example.com", as_route53=True)
+    assert after == [rr.simple_record("www.shop.example.com", "tranquil-reef-1234.herokudns.com", 3600)]
+
+
+def test_revert_leaves_a_name_on_heroku_alone_and_refuses_one_someone_else_changed():
+    on_heroku = rr.simple_record("www.shop.example.com", "tranquil-reef-1234.herokudns.com", 3600)
+    assert rr.revert_changes(REVERTED_PAIR, [on_heroku], 3600)[0] == []
+    elsewhere = rr.simple_record("www.shop.example.com", "other.example.net", 300)
+    changes, why = rr.revert_changes(REVERTED_PAIR, [elsewhere], 3600)
+    assert changes is None and "other.example.net" in why
+    changes, why = rr.revert_changes(REVERTED_PAIR, REVERTED_PAIR.records(), 3600)
+    assert changes is None and "weighted CNAME cutover-heroku (weight 0)" in why and "cutover-aws (weight 100)" in why
+    changes, why = rr.revert_changes(REVERTED_PAIR, [], 3600)
+    assert changes is None and why.startswith("www.shop.example.com: no record")

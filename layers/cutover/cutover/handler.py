@@ -50,7 +50,7 @@ def operator_request(event: dict[str, Any], needs_reason: bool = False) -> Opera
         raise InputInvalid("expected {'cutover_id': NAME, 'actor': WHO, ...}: the execution name of the cutover")
     reason = event.get("reason", "")
     if needs_reason and (not isinstance(reason, str) or not reason.strip()):
-        raise InputInvalid("an abort needs a reason: it goes into the ledger and the notification")
+        raise InputInvalid("a reason is needed (--reason TEXT): it goes into the ledger and the notification")
     full = event.get("full", False)
     if not isinstance(full, bool):
         raise InputInvalid("'full' is true or false")

@@ -1,5 +1,5 @@
 """What operators do to a cutover: hold for, promote, or abort it while it runs; commit it once
-it succeeded.
+it succeeded; revert it (back to Heroku) after it was committed.
 
 Operator actions go through the control plane's own functions, so the ledger records who did
 what and the permissions stay in one place. Abort always wins: it rolls back first, then ends
@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from . import records as rr
 from .clock import iso, now
-from .errors import CutoverNotFound, CutoverNotLive, NotWaiting
+from .errors import CutoverNotFound, CutoverNotLive, InvalidChangeBatch, LockHeld, NotWaiting
 from .steps import Deps, not_live, notify, rollback
 
 
@@ -97,3 +98,85 @@ def commit(cutover_id: str, actor: str, deps: Deps) -> dict[str, Any]:
         raise CutoverNotLive(f"cutover {cutover_id} stopped watching before the commit arrived: see cutover status")
     deps.store.record(cutover_id, "commit_requested", actor)
     return {"cutover": cutover_id, "committed": True, "already": False}
+
+
+def revert(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, Any]:
+    """Move a committed cutover's names back to Heroku (``cutover revert``): each simple CNAME to
+    AWS its commit wrote becomes the simple CNAME to Heroku the name had before, at the original
+    TTL, all names in one atomic batch. The names are locked while it runs, so no cutover starts
+    on them meanwhile; anything not as the commit left it (a name someone edited, or a new
+    cutover's) refuses the whole revert, nothing changed. Running it again after it was done is
+    harmless: a name already on Heroku is left alone and nothing is recorded twice."""
+    assert deps.store is not None
+    saved = deps.store.state(cutover_id)
+    if saved is None:
+        raise CutoverNotFound(f"no cutover named {cutover_id}: see cutover list")
+    status = saved.get("status")
+    names = [p["name"] for p in saved.get("pairs", [])]
+    if status in ("SUCCEEDED", "REVERTED"):
+        _refuse_after_a_later_commit(saved, names, reason, actor, deps)
+    if status == "REVERTED":
+        return {"cutover": cutover_id, "reverted": True, "already": True, "change_id": (saved.get("revert") or {}).get("change_id")}
+    if status != "SUCCEEDED":
+        why = ("it is still live: cutover abort rolls it back" if status == "RUNNING"
+               else f"it is {status}: its traffic never stayed on AWS")
+        deps.store.record(cutover_id, "revert_refused", actor, reason=reason, why=why)
+        raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: {why}")
+    pairs = [rr.Pair.from_dict(p) for p in saved["pairs"]]
+    try:
+        deps.store.acquire(names, cutover_id)
+    except LockHeld as exc:
+        deps.store.record(cutover_id, "revert_refused", actor, reason=reason, why=str(exc))
+        raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: {exc} (its names are that "
+                             "cutover's now)") from exc
+    try:
+        _refuse_after_a_later_commit(saved, names, reason, actor, deps)  # again: one may have ended meanwhile
+        return _revert_locked(saved, pairs, reason, actor, deps)
+    finally:
+        deps.store.release(names, cutover_id)
+
+
+def _refuse_after_a_later_commit(saved: dict[str, Any], names: list[str], reason: str, actor: str, deps: Deps) -> None:
+    """A name a later cutover committed is that cutover's to revert."""
+    assert deps.store is not None
+    later = {n: by for n in names if (by := deps.store.committed_by(n)) not in (None, saved["id"])}
+    if later:
+        why = "a later cutover committed its names: " + ", ".join(f"{n} ({by})" for n, by in later.items())
+        deps.store.record(saved["id"], "revert_refused", actor, reason=reason, why=why)
+        raise CutoverNotLive(f"cutover {saved['id']} was not reverted, nothing changed: {why} (revert that one)")
+
+
+def _revert_locked(saved: dict[str, Any], pairs: list[rr.Pair], reason: str, actor: str, deps: Deps) -> dict[str, Any]:
+    assert deps.store is not None
+    cutover_id, ttls = saved["id"], saved["original_ttls"]
+    live = deps.route53.records_of(saved["zone_id"], [p.name for p in pairs])
+    changes: list[rr.Change] = []
+    found, problems = [], []
+    for pair in pairs:
+        name_changes, what = rr.revert_changes(pair, live.get(pair.name, []), ttls[pair.name])
+        (problems if name_changes is None else found).append(what)
+        changes += name_changes or []
+    if problems:
+        why = "; ".join(problems)
+        deps.store.record(cutover_id, "revert_refused", actor, reason=reason, why=why)
+        raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: {why}")
+    change_id = None
+    if changes:
+        rr.check_changes(changes, saved["zone_name"])
+        try:
+            change_id = deps.route53.change(saved["zone_id"], changes, f"cutover {cutover_id}: revert to Heroku")
+        except InvalidChangeBatch as exc:  # changed between our read and the batch: nothing was applied
+            deps.store.record(cutover_id, "revert_refused", actor, reason=reason, why=str(exc))
+            raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: Route 53 refused the "
+                                 f"batch (the records changed meanwhile): {exc}") from exc
+    revert_info = {"by": actor, "reason": reason, "change_id": change_id, "names": found}
+    state = dict(saved, status="REVERTED", revert=revert_info)
+    first = deps.store.set_status(cutover_id, "REVERTED", only_if_not=("REVERTED",))
+    deps.store.save_state(cutover_id, state)
+    if first:
+        deps.store.record(cutover_id, "reverted", actor, reason=reason, change_id=change_id, names=found)
+        drain = max(ttls.values())
+        notify(deps, state, "reverted", reason=reason, actor=actor, change_id=change_id,
+               advice=f"each name is a simple CNAME to Heroku again; resolvers may keep the AWS answer for up to "
+                      f"{drain}s (longer for clients that ignore TTLs): keep AWS serving until then")
+    return {"cutover": cutover_id, "reverted": True, "already": False, "change_id": change_id, "names": found}

@@ -141,6 +141,38 @@ def commit_changes(pair: Pair, ttl: int) -> list[Change]:
     return [_change("DELETE", r) for r in pair.records()] + [_change("CREATE", simple_record(pair.name, pair.aws_target, ttl))]
 
 
+def revert_changes(pair: Pair, live: Sequence[Record], ttl: int) -> tuple[list[Change] | None, str]:
+    """What moves one committed name back to Heroku (``cutover revert``), and what was found.
+
+    - a simple CNAME to the name's AWS target (as the commit wrote it, at any TTL): DELETE it
+      exactly as listed and CREATE a simple CNAME to the Heroku target at ``ttl``, the record the
+      name had before its cutover;
+    - a simple CNAME to the Heroku target: nothing to do (an earlier revert, or a hand edit);
+    - anything else (weighted records again, another target, nothing at all): None, with what was
+      found; a revert never guesses about a name someone else changed.
+    """
+    mine = [r for r in live if bare(r["Name"]) == pair.name and r.get("Type") == "CNAME"]
+    others = [r for r in live if bare(r["Name"]) == pair.name and r.get("Type") != "CNAME"]
+    if len(mine) != 1 or "SetIdentifier" in mine[0] or others:
+        found = ", ".join(_described(r) for r in live if bare(r["Name"]) == pair.name) or "no record"
+        return None, f"{pair.name}: {found}, not the simple CNAME to {pair.aws_target} its commit wrote"
+    values = mine[0].get("ResourceRecords") or []
+    target = bare(values[0]["Value"]) if len(values) == 1 else ""
+    if target == bare(pair.heroku_target):
+        return [], f"{pair.name}: already a simple CNAME to {pair.heroku_target}"
+    if target != bare(pair.aws_target):
+        return None, f"{pair.name}: a simple CNAME to {target or 'nothing'}, not to {pair.aws_target} (its commit's target)"
+    return ([_change("DELETE", mine[0]), _change("CREATE", simple_record(pair.name, pair.heroku_target, ttl))],
+            f"{pair.name}: {pair.aws_target} -> {pair.heroku_target} at TTL {ttl}")
+
+
+def _described(record: Record) -> str:
+    values = ", ".join(str(v.get("Value")) for v in record.get("ResourceRecords") or [])
+    if "SetIdentifier" in record:
+        return f"weighted {record.get('Type')} {record['SetIdentifier']} (weight {record.get('Weight')}) to {values}"
+    return f"simple {record.get('Type')} to {values or 'an alias'}"
+
+
 def rolled_back(pair: Pair, ttl: int) -> Pair:
     """The pair a rollback writes: Heroku 255 / AWS 0 at ``ttl``, the health check detached (it
     is deleted after; at AWS 0 beside a Heroku record without one it would not matter anyway)."""

@@ -630,6 +630,7 @@ def finish(state: dict[str, Any], deps: Deps, actor: str = "execution") -> dict[
     if first:
         deps.store.record(state["id"], "succeeded", actor, committed_by=committed_by, commit_change_ids=change_ids,
                           targets={p.name: p.aws_target for p in _pairs(state)})
+    deps.store.mark_committed(names, state["id"])  # before the locks go: a later cutover's commit comes after
     deps.store.unwatch(state["id"], state["plan"]["alarms"])
     deps.store.release(names, state["id"])
     deps.store.end_live(state["id"])

@@ -125,6 +125,15 @@ class Store(Adapter):
         item = self._get(f"NAME#{name}", "LOCK")
         return item["cutover_id"] if item else None
 
+    def mark_committed(self, names: Sequence[str], cutover_id: str) -> None:
+        """The cutover whose commit the names carry now (only that one may revert them)."""
+        for name in names:
+            self._put({"pk": f"NAME#{name}", "sk": "COMMITTED", "cutover_id": cutover_id, "at": iso(now())})
+
+    def committed_by(self, name: str) -> str | None:
+        item = self._get(f"NAME#{name}", "COMMITTED")
+        return item["cutover_id"] if item else None
+
     # cutover state -----------------------------------------------------------------------
     def save_state(self, cutover_id: str, state: dict[str, Any]) -> None:
         self._put({"pk": f"CUTOVER#{cutover_id}", "sk": "STATE", **state, "updated_at": iso(now())})
