@@ -90,6 +90,26 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _invoke_on(outputs: dict[str, str], function: str, payload: dict[str, Any], verb: str) -> dict[str, Any]:
+    """``_invoke`` for a call on one cutover: a name the table does not know may still be an
+    execution (refused at its preflight before it recorded anything, or still in it); said so."""
+    try:
+        return _invoke(outputs[function], payload)
+    except CommandError as exc:
+        name = payload["cutover_id"]
+        if not str(exc).startswith("CutoverNotFound:"):
+            raise
+        status = execution_status(outputs["StateMachineArn"], name)
+        if status == "RUNNING":
+            raise CommandError(f"{name} was not {verb}, nothing changed: its execution is still in its preflight and "
+                               "has recorded nothing yet; try again in a few seconds", EXIT_INVALID) from None
+        if status is not None:
+            raise CommandError(f"{name} was not {verb}, nothing changed: its execution ended {status} before it "
+                               f"changed anything (refused at its preflight: cutover status {name} says why)",
+                               EXIT_INVALID) from None
+        raise
+
+
 def _execution_arn(outputs: dict[str, str], name: str) -> str:
     machine = outputs["StateMachineArn"]
     return machine.replace(":stateMachine:", ":execution:") + f":{name}"
@@ -480,14 +500,16 @@ def list_cutovers(args: argparse.Namespace) -> int:
 
 def promote(args: argparse.Namespace) -> int:
     outputs = outputs_of(args)
-    result = _invoke(outputs["PromoteFunctionName"], {"cutover_id": args.name, "full": args.full, "actor": _actor()})
+    result = _invoke_on(outputs, "PromoteFunctionName", {"cutover_id": args.name, "full": args.full,
+                                                          "actor": _actor()}, "promoted")
     print(json.dumps(result) if args.json else f"promoted {args.name} (stage {result['stage']}{', straight to the last stage' if args.full else ''})")
     return EXIT_OK
 
 
 def abort(args: argparse.Namespace) -> int:
     outputs = outputs_of(args)
-    result = _invoke(outputs["AbortFunctionName"], {"cutover_id": args.name, "reason": args.reason, "actor": _actor()})
+    result = _invoke_on(outputs, "AbortFunctionName", {"cutover_id": args.name, "reason": args.reason,
+                                                        "actor": _actor()}, "aborted")
     print(json.dumps(result) if args.json else f"aborted {args.name}: all traffic is going back to Heroku; {result['ended']}")
     return EXIT_OK
 
@@ -511,7 +533,7 @@ def commit(args: argparse.Namespace) -> int:
                       f"commit {args.name}: end the watch, replace the weighted pair by a simple CNAME to AWS and delete "
                       "the health check?", "not committed, nothing changed"):
         return EXIT_INVALID
-    result = _invoke(outputs["CommitFunctionName"], {"cutover_id": args.name, "actor": _actor()})
+    result = _invoke_on(outputs, "CommitFunctionName", {"cutover_id": args.name, "actor": _actor()}, "committed")
     if args.json:
         print(json.dumps(result))
     elif result["already"]:
@@ -529,8 +551,8 @@ def revert(args: argparse.Namespace) -> int:
                       f"revert {args.name}: point each of its names back to Heroku now, in one change?",
                       "not reverted, nothing changed"):
         return EXIT_INVALID
-    result = _invoke(outputs["AbortFunctionName"], {"cutover_id": args.name, "reason": args.reason, "actor": _actor(),
-                                                    "revert": True})
+    result = _invoke_on(outputs, "AbortFunctionName", {"cutover_id": args.name, "reason": args.reason,
+                                                        "actor": _actor(), "revert": True}, "reverted")
     if args.json:
         print(json.dumps(result))
     elif result["already"]:

@@ -320,3 +320,19 @@ def test_start_dry_run_makes_the_checks_and_starts_nothing_and_plan_uses_the_sta
         code, _, err = cli(capsys, command, good, "--outputs", str(narrow))
         assert code == 2 and "not one of the names this stack may change (api.shop.example.com)" in err, err
     assert sfn.list_executions(stateMachineArn=engine.stack.state_machine_arn)["executions"] == []
+
+
+def test_abort_revert_and_commit_of_a_cutover_refused_at_its_preflight_say_it_changed_nothing(
+        engine, outputs, capsys):
+    # started around the CLI's checks (the console, another tool): Preflight refuses the plan
+    bad = dict(plan(hosted_zone_id=engine.zone_id), stages=[{"weight": 150, "bake": "1m"}])
+    arn = boto3.client("stepfunctions").start_execution(stateMachineArn=engine.stack.state_machine_arn,
+                                                        name="cli-x", input=json.dumps(bad))["executionArn"]
+    assert engine.wait(arn)["status"] == "FAILED"
+    for command in (["abort", "cli-x", "--reason", "r"], ["revert", "cli-x", "--reason", "r", "--yes"],
+                    ["commit", "cli-x", "--yes"]):
+        code, _, err = cli(capsys, *command, "--outputs", outputs)
+        assert code == 2, (command, err)
+        assert "nothing changed: its execution ended FAILED before it changed anything" in err, err
+    code, _, err = cli(capsys, "abort", "cli-nobody", "--reason", "r", "--outputs", outputs)
+    assert code == 2 and "no cutover named cli-nobody" in err
