@@ -355,6 +355,7 @@ class Engine:
     _held_idle: threading.Event = field(default_factory=threading.Event)
     _handed_back: threading.Event = field(default_factory=threading.Event)
     _exits: list[Callable[[], None]] = field(default_factory=list)
+    _environment_before: dict[str, str | None] = field(default_factory=dict)
     _fibers: set[Any] = field(default_factory=set)  # invocations paused inside (``pause``)
     _closing: bool = False
     # the probe function's requests: the origins' model (False) or real HTTPS to them (True)
@@ -933,12 +934,29 @@ class Engine:
         for listener in self.on_invocation:
             listener(invocation)
 
+    def _apply_environment(self, variables: dict[str, str]) -> None:
+        """A function's environment, set in the process for the engine's life (put back as it
+        was when the engine closes). In Lambda each function has a process of its own; here they
+        share one, and the interpreter's threads read ``os.environ`` while a function runs:
+        botocore copies it key by key when it builds a client, so taking a key out after each
+        invocation made a campaign's StartExecution task fail now and then with
+        ``States.Runtime: 'TABLE_NAME'``. Every function of the template has the same variables
+        (its ``Globals``); one with other values gets them at its invocation: values change, keys
+        never disappear while the engine runs."""
+        first = not self._environment_before
+        for key in variables:
+            self._environment_before.setdefault(key, os.environ.get(key))
+        os.environ.update(variables)
+        if first:
+            self._exits.append(lambda: isolation.restore(self._environment_before))
+
     def _run(self, function_name: str, event: Any) -> tuple[str, bool]:
         """Run one invocation of the real handler; (payload, errored) as Lambda answers."""
         assert self.stack and self.sfn
         target = self.stack.functions[function_name]
         event = event if isinstance(event, dict) else json.loads(event or "{}")
-        with self._invoking, _environment(target.environment):
+        with self._invoking:
+            self._apply_environment(target.environment)
             deps.cache_clear()
             number = self._counts[target.logical_id] = self._counts.get(target.logical_id, 0) + 1
             frames = self._frames()
@@ -1099,16 +1117,6 @@ def _load_handler(code_dir: Path, handler: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        isolation.restore(saved)
 
 
 def _empty_zip() -> bytes:

@@ -129,7 +129,8 @@ def test_the_built_in_fleet_goes_on_after_a_rollback_and_says_each_names_outcome
                                         "final_weights": {"heroku": 100, "aws": 0}}
     healthy = {n: v for n, v in result["names"].items() if n != failing}
     assert len(healthy) == 9
-    assert {(v["status"], v["final_weights"]["aws"]) for v in healthy.values()} == {("SUCCEEDED", 100)}
+    assert {(v["status"], v["final_weights"]["aws"]) for v in healthy.values()} == {("SUCCEEDED", 100)}, \
+        [e for e in result["ledger"] if e["event"] == "cutover_ended" and e.get("reason")]
 
 
 def test_a_campaign_file_with_errors_fails_the_campaign_before_any_cutover_starts():

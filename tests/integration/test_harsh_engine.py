@@ -337,3 +337,41 @@ def test_each_behaviour_is_on_by_default():
     harsh = Harshness()
     assert harsh.lambda_timeouts and harsh.status_event_drop > 0 and harsh.alarm_event_duplicate > 0
     assert harsh.index_lag[1] > 0 and harsh.route53_rate == 5 and harsh.async_retry_after == (60.0, 120.0)
+
+
+def test_a_functions_environment_stays_whole_while_the_engine_runs_and_goes_when_it_closes(monkeypatch):
+    """The interpreter's threads read ``os.environ`` (botocore copies it key by key) while a
+    function runs: no key of a function's environment may disappear while the engine runs."""
+    import os
+    import threading
+
+    from cutover_local import seed
+    from tests.support import HEROKU, ZONE
+
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    copies, failures, done = [0], [], threading.Event()
+
+    def copy_all_the_time():
+        while not done.is_set():
+            try:
+                os.environ.copy()
+                copies[0] += 1
+            except KeyError as exc:  # a key taken out between listing and reading it
+                failures.append(exc)
+
+    with Engine() as eng:
+        zone_id = seed.zone_with_heroku_record(ZONE, NAME, HEROKU)
+        eng.deploy({"HostedZoneIds": zone_id, "RecordNames": NAME})
+        reader = threading.Thread(target=copy_all_the_time, daemon=True)
+        reader.start()
+        try:
+            for _ in range(20):
+                answer = boto3.client("lambda").invoke(FunctionName=eng.stack.outputs["ReconcileFunctionName"],
+                                                       Payload=b"{}")
+                assert "FunctionError" not in answer, answer["Payload"].read()
+                assert os.environ["TABLE_NAME"] == eng.stack.table_name, "still set between invocations"
+        finally:
+            done.set()
+            reader.join()
+    assert not failures and copies[0] > 0
+    assert "TABLE_NAME" not in os.environ, "put back as it was when the engine closed"
