@@ -160,6 +160,19 @@ def test_every_function_folder_is_deployed():
     assert folders == deployed
 
 
+def test_the_wheel_carries_every_deployed_function_the_template_and_the_state_machines():
+    """An installed wheel's ``rehearse`` and ``local up`` deploy from ``<prefix>/share/cutover``:
+    a function missing there fails every rehearsal outside a clone."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = {folder.removeprefix("share/cutover/functions/") for folder, files in data.items()
+               if folder.startswith("share/cutover/functions/") and files == [f"functions/{folder.rsplit('/', 1)[1]}/*.py"]}
+    deployed = {f["Properties"]["CodeUri"].strip("/").split("/")[-1] for f in FUNCTIONS.values()}
+    assert deployed - shipped == set(), "listed in template.yaml, not in pyproject.toml's data-files"
+    assert data["share/cutover"] == ["template.yaml"] and data["share/cutover/statemachines"] == ["statemachines/*.json"]
+
+
 def test_the_layer_ships_botocore_only_with_its_boto3_both_as_tested():
     from tests.support import ROOT
 
