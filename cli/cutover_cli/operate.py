@@ -488,8 +488,13 @@ def list_cutovers(args: argparse.Namespace) -> int:
     import boto3
 
     outputs = outputs_of(args)
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+    pages = boto3.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=outputs["StateMachineArn"])
+    executions = [e for page in pages for e in page["executions"]]
     rows = [{"name": e["name"], "status": e["status"], "started": e["startDate"].isoformat()} for e in executions]
+    store = _store(outputs)
+    for row in rows:  # an execution that succeeded may have been reverted since: the table says
+        if row["status"] == "SUCCEEDED" and (store.state(row["name"]) or {}).get("status") == "REVERTED":
+            row["status"] = "REVERTED"
     if args.json:
         print(json.dumps(rows))
     else:
