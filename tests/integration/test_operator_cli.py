@@ -189,6 +189,9 @@ def test_revert_moves_a_committed_cutover_back_to_heroku_in_one_change_and_retry
     assert events.count("reverted") == 1 and events[-1] == "reverted"
     code, out, _ = cli(capsys, "list", "--outputs", outputs, "--json")
     assert [(r["name"], r["status"]) for r in json.loads(out)] == [("cli-r", "REVERTED")]
+    code, _, err = cli(capsys, "abort", "cli-r", "--reason", "again", "--outputs", outputs)
+    assert code == 2 and "it was reverted after its commit (checkouts fail on AWS)" in err
+    assert len(engine.route53.changes) == changes + 1
     # the name is as it was before the cutover: a retry starts from it and commits again
     code, out, err = cli(capsys, "retry", "cli-r", "--outputs", outputs)
     assert code == 0, err

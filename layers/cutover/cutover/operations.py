@@ -61,6 +61,8 @@ def abort(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, Any
     why = not_live(saved, deps)
     if not why and saved.get("status") == "ROLLED_BACK":  # ended: an abort has nothing left to do
         why = f"it was rolled back already ({saved.get('rollback_reason') or 'no reason recorded'}): its traffic is on Heroku"
+    if not why and saved.get("status") == "REVERTED":
+        why = f"it was reverted after its commit ({(saved.get('revert') or {}).get('reason')}): its traffic is on Heroku"
     if why:
         deps.store.record(cutover_id, "abort_refused", actor, reason=reason, why=why)
         raise CutoverNotLive(f"cutover {cutover_id} was not aborted, nothing changed: {why}")
