@@ -85,3 +85,46 @@ def test_the_example_campaign_file_is_valid_and_says_what_the_readme_says():
     assert [w.max_parallel for w in parsed.waves] == [2, 1]
     assert [c.id for c in parsed.cutovers] == ["www-staging", "api-staging", "api", "www"]
     assert all(c.plan.watch == 7200 for c in parsed.cutovers)
+
+
+class _Notifier:
+    """SNS as the campaign's steps see it: down until ``up`` is set; what it took."""
+
+    def __init__(self, topic):
+        self.default_topic_arn, self.up, self.sent = topic, False, []
+
+    def send(self, topic, subject, message):
+        if not self.up:
+            return None
+        self.sent.append((topic, subject, message))
+        return f"message-{len(self.sent)}"
+
+
+def test_a_campaign_notification_sns_refused_is_recorded_and_sent_again_by_the_reconciler(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from cutover import campaign_steps, reactions
+    from cutover.adapters.store import Store
+    from cutover.settings import Settings
+    from cutover.steps import Deps
+    from cutover_local.engine import create_table
+    from tests.support import template
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        create_table("campaigns", template()["Resources"]["CutoverTable"]["Properties"])
+        notifier = _Notifier("arn:aws:sns:us-east-1:123456789012:cutover")
+        deps = Deps(Settings.from_env({"TABLE_NAME": "campaigns"}), store=Store("campaigns", boto3.client("dynamodb")),
+                    notifier=notifier)
+        campaign_steps._notify(deps, "fleet", "halted", by="app007")
+        (failed,) = [e for e in deps.store.campaign_ledger("fleet") if e["event"] == "notification_failed"]
+        assert failed["notification"] == "halted" and notifier.sent == []
+        assert reactions.reconcile(deps)["notifications_resent"] == 0, "SNS still down: kept"
+        notifier.up = True
+        assert reactions.reconcile(deps)["notifications_resent"] == 1
+        assert notifier.sent == [(notifier.default_topic_arn, "campaign halted: fleet",
+                                  {"campaign": "fleet", "event": "halted", "by": "app007"})]
+        assert deps.store.outbox() == [] and reactions.reconcile(deps)["notifications_resent"] == 0, "sent once"

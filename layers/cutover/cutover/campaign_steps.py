@@ -47,15 +47,18 @@ def child_arn(cutover_machine_arn: str, cutover_id: str) -> str:
 
 
 def _notify(deps: Deps, campaign_id: str, event: str, **details: Any) -> None:
-    """One message per state change of the campaign; one SNS would not take is in the ledger."""
+    """One message per state change of the campaign. One SNS would not take is recorded in the
+    campaign's ledger and kept in the outbox, which the reconciler sends again, as a cutover's."""
     assert deps.notifier is not None and deps.store is not None
     topic = deps.notifier.default_topic_arn
     if not topic:
         return
-    if deps.notifier.send(topic, f"campaign {event}: {campaign_id}", {"campaign": campaign_id, "event": event, **details}):
+    subject, message = f"campaign {event}: {campaign_id}", {"campaign": campaign_id, "event": event, **details}
+    if deps.notifier.send(topic, subject, message):
         return
     try:
-        deps.store.record_campaign(campaign_id, "notification_failed", "notifier", notification=event, topic=topic)
+        entry = deps.store.record_campaign(campaign_id, "notification_failed", "notifier", notification=event, topic=topic)
+        deps.store.outbox_add(f"campaign:{campaign_id}", entry["seq"], topic, subject, message)
     except (CutoverError, ClientError, BotoCoreError) as exc:
         logger.error("campaign notification lost", extra={"campaign": campaign_id, "event": event, "error": str(exc)})
 
