@@ -32,9 +32,9 @@ _LOCAL_HINT = "or --endpoint-url for a local endpoint (cutover local up)"
 class CommandError(Exception):
     """What went wrong, said so that the operator knows what to do; carries the exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILED):
+    def __init__(self, message: str, code: int = EXIT_FAILED, kind: str | None = None):
         super().__init__(message)
-        self.code = code
+        self.code, self.kind = code, kind  # kind: the error a control plane function answered with
 
 
 def read_text(path: str, what: str, expected: str = "YAML or JSON") -> str:

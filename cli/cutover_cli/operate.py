@@ -86,7 +86,7 @@ def _invoke(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
         refused = ("NotWaiting", "InputInvalid", "CutoverNotFound", "CutoverNotLive", "StaleRecords",
                    "CampaignNotFound", "CampaignNotLive")
         code = EXIT_INVALID if kind in refused else EXIT_FAILED
-        raise CommandError(f"{kind}: {result.get('errorMessage', result)}", code)
+        raise CommandError(f"{kind}: {result.get('errorMessage', result)}", code, kind)
     return result
 
 
@@ -97,7 +97,7 @@ def _invoke_on(outputs: dict[str, str], function: str, payload: dict[str, Any], 
         return _invoke(outputs[function], payload)
     except CommandError as exc:
         name = payload["cutover_id"]
-        if not str(exc).startswith("CutoverNotFound:"):
+        if exc.kind != "CutoverNotFound":
             raise
         status = execution_status(outputs["StateMachineArn"], name)
         if status == "RUNNING":

@@ -115,16 +115,14 @@ def revert(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, An
         raise CutoverNotFound(f"no cutover named {cutover_id}: see cutover list")
     status = saved.get("status")
     names = [p["name"] for p in saved.get("pairs", [])]
-    if status in ("SUCCEEDED", "REVERTED"):
-        _refuse_after_a_later_commit(saved, names, reason, actor, deps)
     if status == "REVERTED":
+        _refuse_after_a_later_commit(saved, names, reason, actor, deps)
         return {"cutover": cutover_id, "reverted": True, "already": True, "change_id": (saved.get("revert") or {}).get("change_id")}
     if status != "SUCCEEDED":
         why = ("it is still live: cutover abort rolls it back" if status == "RUNNING"
                else f"it is {status}: its traffic never stayed on AWS")
         deps.store.record(cutover_id, "revert_refused", actor, reason=reason, why=why)
         raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: {why}")
-    pairs = [rr.Pair.from_dict(p) for p in saved["pairs"]]
     try:
         deps.store.acquire(names, cutover_id)
     except LockHeld as exc:
@@ -132,8 +130,8 @@ def revert(cutover_id: str, reason: str, actor: str, deps: Deps) -> dict[str, An
         raise CutoverNotLive(f"cutover {cutover_id} was not reverted, nothing changed: {exc} (its names are that "
                              "cutover's now)") from exc
     try:
-        _refuse_after_a_later_commit(saved, names, reason, actor, deps)  # again: one may have ended meanwhile
-        return _revert_locked(saved, pairs, reason, actor, deps)
+        _refuse_after_a_later_commit(saved, names, reason, actor, deps)  # under the lock: none can commit meanwhile
+        return _revert_locked(saved, reason, actor, deps)
     finally:
         deps.store.release(names, cutover_id)
 
@@ -148,9 +146,10 @@ def _refuse_after_a_later_commit(saved: dict[str, Any], names: list[str], reason
         raise CutoverNotLive(f"cutover {saved['id']} was not reverted, nothing changed: {why} (revert that one)")
 
 
-def _revert_locked(saved: dict[str, Any], pairs: list[rr.Pair], reason: str, actor: str, deps: Deps) -> dict[str, Any]:
+def _revert_locked(saved: dict[str, Any], reason: str, actor: str, deps: Deps) -> dict[str, Any]:
     assert deps.store is not None
     cutover_id, ttls = saved["id"], saved["original_ttls"]
+    pairs = [rr.Pair.from_dict(p) for p in saved["pairs"]]
     live = deps.route53.records_of(saved["zone_id"], [p.name for p in pairs])
     changes: list[rr.Change] = []
     found, problems = [], []
