@@ -298,7 +298,7 @@ def _result(engine: Engine, store: Store, campaign: cp.Campaign, described: dict
 def _transitions(engine: Engine, sfn: Any, arn: str | None) -> int:
     if not arn:
         return 0
-    return sum(1 for e in engine.history(arn) if e["type"].endswith("StateEntered"))
+    return engine.state_transitions(arn)
 
 
 def _weights(listed: list[dict[str, Any]], name: str) -> dict[str, int]:

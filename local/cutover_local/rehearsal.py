@@ -213,7 +213,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
         # injected outage is over
         engine.settle(max(0.0, world.outages_end - engine.clock.elapsed) + SETTLE_SECONDS)
         violations = inspect(world, described) if inspect else []
-        history = engine.history(execution_arn)
+        transitions = engine.state_transitions(execution_arn)
         listed = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         timeline.samples = simulator.samples
         timeline.failures = simulator.failures
@@ -234,7 +234,7 @@ def rehearse(scenario: Scenario, plan: dict[str, Any] | None = None, seed_value:
             timeline.breach_alarm = acted[0]["alarm"]
         elif acted and not str(reason or "").startswith("AlarmBreached"):
             timeline.breach_alarm = None  # an alarm fired, but something else rolled back
-        result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, history, engine, reason)
+        result = _result(described, weights, timeline, engine.clock.elapsed, time.perf_counter() - started, transitions, engine, reason)
         result["dns_aws_percent"] = round(100 * ((served() or (0, 1, 0))[2]), 1)
         result["detection"] = _detection(ledger, timeline, effects, engine,
                                          reason if described.get("error") == "NotReady" else None)
@@ -373,7 +373,7 @@ def _percent(weights: dict[str, int]) -> dict[str, int]:
 
 
 def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeline, virtual: float, wall: float,
-            history: list[dict[str, Any]], engine: Engine, reason: str | None) -> dict[str, Any]:
+            transitions: int, engine: Engine, reason: str | None) -> dict[str, Any]:
     final = _percent(weights)
     if described["status"] == "SUCCEEDED":
         status = "SUCCEEDED"
@@ -397,7 +397,7 @@ def _result(described: dict[str, Any], weights: dict[str, int], timeline: Timeli
         "virtual_seconds": round(virtual, 3),
         "wall_seconds": round(wall, 3),
         "counters": {
-            "state_transitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
+            "state_transitions": transitions,
             "lambda_invocations": len(engine.invocations),
             "route53_calls": dict(sorted(engine.route53.calls.items())),
             "events_delivered": len(engine.events.delivered) if engine.events else 0,
