@@ -97,6 +97,7 @@ from .eventbridge import (
     scheduled_event,
     schedules_from_template,
 )
+from .fast_paths import plain_dynamodb_results
 from .harsh import (
     Outage,
     Patches,
@@ -434,6 +435,7 @@ class Engine:
         self.stale_index = StaleIndex(self.clock, lambda: lag.uniform(*self.harsh.index_lag))
         self.stale_index.install(patches)
         self.partition_reads = partition_queries(patches)
+        plain_dynamodb_results(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code

@@ -54,6 +54,8 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.dynamodb.models.table", "Table.all_items", ("self",)),
     ("botocore.retries.standard", "ExponentialBackoff.delay_amount", ("self", "context")),
     ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
+    # fast_paths.py
+    ("moto.dynamodb.responses", "DynamoResult.execute_result", ("self", "context")),
 )
 
 

@@ -1,0 +1,97 @@
+"""The engine's shorter ways through moto give the answers moto gives (``fast_paths.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from cutover_local import fast_paths
+from cutover_local.harsh import Patches
+
+NESTED = {"M": {"plan": {"M": {"stages": {"L": [{"M": {"weight": {"N": "10"}, "bake": {"S": "10m"}}}]},
+                                "watch": {"NULL": True}, "compare": {"BOOL": False}}},
+                "names": {"SS": ["a.example.com", "b.example.com"]}, "limits": {"NS": ["1", "2.5"]},
+                "empty": {"M": {}}, "nothing": {"L": []}}}
+
+
+def exercise() -> list[Any]:
+    """What the product's store does with DynamoDB, and a little more; every answer, parsed."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"},
+                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    answers: list[Any] = []
+
+    def keep(answer: dict[str, Any]) -> None:
+        answer.pop("ResponseMetadata", None)
+        answers.append(answer)
+
+    for n in range(7):
+        keep(ddb.put_item(TableName="t", Item={"pk": {"S": "LIVE"}, "sk": {"S": f"CUTOVER#{n}"}, "g": {"S": "x"},
+                                               "state": NESTED, "n": {"N": str(n)}}, ReturnValues="ALL_OLD"))
+    keep(ddb.put_item(TableName="t", Item={"pk": {"S": "LIVE"}, "sk": {"S": "CUTOVER#0"}, "n": {"N": "-1"}},
+                      ReturnValues="ALL_OLD"))
+    keep(ddb.get_item(TableName="t", Key={"pk": {"S": "LIVE"}, "sk": {"S": "CUTOVER#1"}}, ConsistentRead=True))
+    keep(ddb.get_item(TableName="t", Key={"pk": {"S": "LIVE"}, "sk": {"S": "none"}}))
+    page = ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "LIVE"}},
+                     Limit=3, ConsistentRead=True)
+    keep(dict(page))
+    keep(ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "LIVE"}},
+                   ExclusiveStartKey=page["LastEvaluatedKey"], ScanIndexForward=False))
+    keep(ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "LIVE"}},
+                   Select="COUNT"))
+    keep(ddb.query(TableName="t", IndexName="by-g", KeyConditionExpression="g = :g",
+                   ExpressionAttributeValues={":g": {"S": "x"}}))
+    keep(ddb.update_item(TableName="t", Key={"pk": {"S": "LIVE"}, "sk": {"S": "CUTOVER#2"}},
+                         UpdateExpression="SET #s = :s, n = n + :one", ExpressionAttributeNames={"#s": "status"},
+                         ExpressionAttributeValues={":s": {"S": "done"}, ":one": {"N": "1"}}, ReturnValues="ALL_NEW"))
+    keep(ddb.scan(TableName="t", Limit=4))
+    keep(ddb.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "LIVE"}, "sk": {"S": "CUTOVER#3"}}]}}))
+    keep(ddb.delete_item(TableName="t", Key={"pk": {"S": "LIVE"}, "sk": {"S": "CUTOVER#4"}}, ReturnValues="ALL_OLD"))
+    # a binary attribute (moto keeps its base64 text); a table's description takes moto's own way (its dates)
+    keep(ddb.put_item(TableName="t", Item={"pk": {"S": "BIN"}, "sk": {"S": "1"}, "b": {"B": b"\x00\xff"}}))
+    keep(ddb.get_item(TableName="t", Key={"pk": {"S": "BIN"}, "sk": {"S": "1"}}))
+    described = ddb.describe_table(TableName="t")["Table"]
+    keep({k: described[k] for k in ("TableName", "KeySchema", "ItemCount", "TableStatus")})
+    keep({"created": type(described["CreationDateTime"]).__name__})
+    return answers
+
+
+def test_dynamodb_answers_are_the_same_with_the_engines_plain_results(monkeypatch):
+    with mock_aws():
+        moto_own = exercise()
+    taken, refused = [], []
+    original = fast_paths.wire_json
+
+    def counted(value):
+        try:
+            out = original(value)
+        except Exception:
+            refused.append(value)
+            raise
+        taken.append(value)
+        return out
+
+    monkeypatch.setattr(fast_paths, "wire_json", counted)
+    patches = Patches()
+    fast_paths.plain_dynamodb_results(patches)
+    try:
+        with mock_aws():
+            shortened = exercise()
+    finally:
+        patches.undo()
+    assert shortened == moto_own
+    assert len(taken) >= 15, "the plain way answered the item operations"
+    assert refused, "the table's description took moto's way"
+    assert moto_own[8]["Item"]["state"] == NESTED and "LastEvaluatedKey" in moto_own[10]
+
+
+def test_a_member_that_is_none_is_left_out_as_motos_serializer_leaves_it_out():
+    assert fast_paths.wire_json({"Item": None, "Items": [{"a": {"S": "x"}, "b": None}], "Count": 1}) == {
+        "Items": [{"a": {"S": "x"}}], "Count": 1}
