@@ -222,6 +222,8 @@ class _CampaignOperator:
         self.engine, self.store, self.campaign_id = engine, store, campaign_id
         self.abort_after, self.promote_after, self.say = abort_after, promote_after, say
         self.gate_seen: float | None = None
+        self.gate: dict[str, Any] | None = None
+        self.gate_read_at = -1  # how many invocations had ended when the gate was last read
 
     def act(self) -> None:
         now = self.engine.clock.elapsed
@@ -232,8 +234,12 @@ class _CampaignOperator:
                                                         "reason": "rehearsal: operator aborts the campaign"})
             self.say(f"[{_t(now)}] operator: cutover campaign abort: rolled back {answer.get('rolled_back', answer)}")
             return
-        with self.engine.outside():
-            gate = self.store.campaign_gate(self.campaign_id)
+        # the gate is written and removed by functions only: read again once an invocation ended
+        if self.gate_read_at != len(self.engine.invocations):
+            self.gate_read_at = len(self.engine.invocations)
+            with self.engine.outside():
+                self.gate = self.store.campaign_gate(self.campaign_id)
+        gate = self.gate
         if gate is None:
             self.gate_seen = None
             return
