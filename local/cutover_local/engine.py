@@ -650,7 +650,7 @@ class Engine:
                     return sfn.describe_execution(executionArn=execution_arn)
                 for _ in range(DRIVE_STEPS):
                     self.shared.drive(self._busy, self._advance, IDLE_STEP_SECONDS, progress)
-                    time.sleep(DRIVE_SLEEP)
+                    self.shared.settle(DRIVE_SLEEP, self._busy)
                 continue
             if self._waiting and not self._busy() and (virtual_limit is None or self.clock.elapsed < virtual_limit):
                 self._advance(IDLE_STEP_SECONDS)
