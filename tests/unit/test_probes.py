@@ -48,9 +48,9 @@ def test_a_round_becomes_requests_errors_and_latency_per_name_and_origin_at_one_
 
 # the plan's probe section ---------------------------------------------------------------
 
-def test_the_probe_section_defaults_to_every_10_seconds_5_requests_and_2_seconds():
+def test_the_probe_section_defaults_to_every_10_seconds_20_requests_and_2_seconds():
     spec, problems = probes.parse_spec(None)
-    assert problems == [] and (spec.interval, spec.requests, spec.timeout, spec.skip) == (10, 5, 2, None)
+    assert problems == [] and (spec.interval, spec.requests, spec.timeout, spec.skip) == (10, 20, 2, None)
     spec, problems = probes.parse_spec({"interval": "30s", "requests": 1, "timeout": 5})
     assert problems == [] and (spec.interval, spec.requests, spec.timeout) == (30, 1, 5)
 

@@ -35,7 +35,13 @@ NAMESPACE = "Cutover/Probes"
 DEFAULT_INTERVAL = 10
 INTERVALS = (5, 30)  # seconds: high-resolution alarms judge 10-second periods
 DEFAULT_TIMEOUT = 2
-DEFAULT_REQUESTS = 5  # per name and origin each round: enough to see an error rate of a few percent
+# per name and origin each round. With the example probe-errors alarm (more than 5% in 2 of the
+# last 3 ten-second periods) a period breaches at 2 failures of 20: an origin failing 8% of its
+# requests crosses that in half the periods, one failing 20% in 9 of 10; a healthy one failing 1
+# in 1,000 in about 1 period in 5,000, so 2 of 3 about once in 10 million evaluations (some three
+# years of watching). At 5 a round one failure was a breaching period: the alarm needed 3 of 6
+# to stay quieter (a false alarm about once in 50 days of watching), and was 20 s slower.
+DEFAULT_REQUESTS = 20
 MAX_REQUESTS = 20
 WORKERS = 32
 # EventBridge invokes the probe every minute; it probes for this much of it (rounds end before
