@@ -45,4 +45,4 @@ def test_the_report_shows_where_and_why_it_rolled_back_and_does_not_spend_its_wi
     assert 0.3 < at < 0.6, f"the rollback drawn at {at:.0%} of the time axis"
     html = report.read_text()
     assert "rolled back: AlarmBreached: alarm shop-probe-errors went to ALARM" in html
-    assert "shop-probe-errors threshold 10" in html and "quiet</text>" in html and "last event, at +" in html
+    assert "shop-probe-errors threshold 5" in html and "quiet</text>" in html and "last event, at +" in html
