@@ -264,7 +264,6 @@ def _result(engine: Engine, store: Store, campaign: cp.Campaign, described: dict
     saved = store.campaign(campaign.id) or {}
     names: dict[str, Any] = {}
     transitions = 0
-    sfn = boto3.client("stepfunctions")
     for cutover in campaign.cutovers:
         state = store.state(cutover.id) or {}
         status = state.get("status") or "NOT_STARTED"
@@ -272,8 +271,8 @@ def _result(engine: Engine, store: Store, campaign: cp.Campaign, described: dict
             names[name] = {"cutover": cutover.id, "status": status,
                            "final_weights": _weights(listed[zone_of(name)], name)}
         if state:
-            transitions += _transitions(engine, sfn, state.get("execution_arn"))
-    transitions += _transitions(engine, sfn, described["executionArn"])
+            transitions += _transitions(engine, state.get("execution_arn"))
+    transitions += _transitions(engine, described["executionArn"])
     ledger = store.campaign_ledger(campaign.id)
     ended = next((e for e in reversed(ledger) if e["event"] == "campaign_ended"), None)
     invocations = len(engine.invocations)
@@ -301,7 +300,7 @@ def _result(engine: Engine, store: Store, campaign: cp.Campaign, described: dict
     }
 
 
-def _transitions(engine: Engine, sfn: Any, arn: str | None) -> int:
+def _transitions(engine: Engine, arn: str | None) -> int:
     if not arn:
         return 0
     return engine.state_transitions(arn)

@@ -1,7 +1,7 @@
 """Where moto is slow at what does not change the answer, and the engine takes a shorter way.
 
 Every answer a function gets stays the one moto gives, byte for byte once parsed by botocore
-(``tests/unit/test_fast_paths.py`` compares them); only the work of building it is shorter.
+(``tests/integration/test_fast_paths.py`` compares them); only the work of building it is shorter.
 
 - ``plain_dynamodb_results``: moto serializes each DynamoDB result by walking the operation's
   output shape, AttributeValue by AttributeValue. A result that is already DynamoDB's JSON (the
