@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY = 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup rehearse test lint build clean
+.PHONY: help setup rehearse test test-e2e check lint build clean
 
 help:
 	@echo "make rehearse  a whole cutover offline on an embedded AWS (sets itself up)"
-	@echo "make test      unit, handler and state machine tests (sets itself up)"
+	@echo "make test      unit, handler, engine and state machine tests, under 90 s (sets itself up)"
+	@echo "make test-e2e  whole runs: every scenario, chaos seeds, fleets, README sessions, processes"
+	@echo "make check     both, as CI runs them"
 	@echo "make lint      ruff, cfn-lint and sam validate --lint"
 	@echo "make build     sam build (needs python3.13 visible)"
 
@@ -39,8 +41,16 @@ $(AWSCLI_VENV)/.installed:
 	$(AWSCLI_VENV)/bin/python -m pip install --quiet awscli==$(AWSCLI_VERSION)
 	touch $@
 
+# Two tiers of one suite: `make test` is the loop a change is made in (every part, the handlers
+# and the state machine on the engine); `make test-e2e` the whole runs a user makes (tests marked
+# e2e, see pyproject.toml). CI runs both (.ci/run).
 test: $(STAMP) $(AWSCLI_VENV)/.installed
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e"
+
+test-e2e: $(STAMP) $(AWSCLI_VENV)/.installed
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m e2e
+
+check: test test-e2e
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -18,3 +18,14 @@ os.environ.update(
 )
 for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(key, None)
+
+
+def pytest_collection_finish(session):
+    """The engine allocates many short-lived objects (every AWS call is parsed and serialized
+    twice); with CPython's default thresholds the cyclic collector runs every 700 of them and
+    walks the whole heap of loaded modules and service models each time it reaches the oldest
+    generation. Those are frozen once collected, and young objects collected less often."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)

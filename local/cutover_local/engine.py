@@ -97,7 +97,7 @@ from .eventbridge import (
     scheduled_event,
     schedules_from_template,
 )
-from .fast_paths import plain_dynamodb_results
+from .fast_paths import action_names_once, plain_dynamodb_results
 from .harsh import (
     Outage,
     Patches,
@@ -396,11 +396,7 @@ class Engine:
         self._exits.append(self.route53.uninstall)
         history = AlarmHistory().install()
         self._exits.append(history.uninstall)
-        # A fresh session (its clients carry the hook below) that shares the service models
-        # already read from disk: reading them again for every engine is most of a test's setup.
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _SHARED_LOADER)
-        boto3.setup_default_session(botocore_session=core)
+        fresh_default_session()  # its clients carry the hooks below
         boto3.DEFAULT_SESSION.events.register("before-call", self._on_api_call)
         boto3.DEFAULT_SESSION.events.register("before-parameter-build.cloudwatch.PutMetricData", _keep_params)
         boto3.DEFAULT_SESSION.events.register("before-call.cloudwatch.PutMetricData", self._put_metric_data_in_process)
@@ -436,6 +432,7 @@ class Engine:
         self.stale_index.install(patches)
         self.partition_reads = partition_queries(patches)
         plain_dynamodb_results(patches)
+        action_names_once(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code
@@ -1147,6 +1144,48 @@ def _empty_zip() -> bytes:
 
 # Every engine's session reads the service models through this loader, which keeps what it read.
 _SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def fresh_default_session() -> None:
+    """A new default boto3 session that shares the service models and endpoint data already
+    read from disk: reading them again for every engine (or test world) is most of its setup.
+
+    Its clients are made once per service and settings, as an application that keeps its
+    clients does: creating one copies every hook of the session and costs more than most calls
+    (helpers and seeds asked for some fifteen per test). A client carries the hooks its session
+    had when it was made, so any hook registered or removed later makes every client afresh."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    made: dict[tuple[Any, ...], Any] = {}
+    lock = threading.Lock()
+    create = core.create_client
+
+    def create_client(service_name: str, region_name: str | None = None, api_version: str | None = None,
+                      use_ssl: bool = True, verify: Any = None, endpoint_url: str | None = None,
+                      aws_access_key_id: str | None = None, aws_secret_access_key: str | None = None,
+                      aws_session_token: str | None = None, config: Any = None, **more: Any) -> Any:
+        key = (service_name, region_name, api_version, use_ssl, verify, endpoint_url, aws_access_key_id,
+               aws_secret_access_key, aws_session_token, config, tuple(sorted(more.items())))
+        with lock:
+            if key not in made:
+                made[key] = create(service_name, region_name, api_version, use_ssl, verify, endpoint_url,
+                                   aws_access_key_id, aws_secret_access_key, aws_session_token, config, **more)
+            return made[key]
+
+    core.create_client = create_client
+    emitter = core.get_component("event_emitter")
+
+    def forgetting(taken: Callable[..., Any]) -> Callable[..., Any]:
+        def changed(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                made.clear()
+            return taken(*args, **kwargs)
+
+        return changed
+
+    for name in ("register", "register_first", "register_last", "unregister"):
+        setattr(emitter, name, forgetting(getattr(emitter, name)))
+    boto3.setup_default_session(botocore_session=core)
 
 
 def _reused_clients(create: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,6 +8,8 @@ Every answer a function gets stays the one moto gives, byte for byte once parsed
   items of GetItem, Query, Scan, PutItem...) is written as it is. Half the CPU of an engine
   test went to it: the probe function reads the live cutovers every minute, the reconciler
   every five, and each live item carries its plan.
+- ``action_names_once``: moto lists a response class's methods (``inspect.getmembers``) on
+  every request to find the action; the list is kept per class until an attribute is patched.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.core import responses as core_responses
 from moto.dynamodb import responses as dynamodb_responses
 
 from .harsh import Patches
@@ -50,3 +53,19 @@ def plain_dynamodb_results(patches: Patches) -> None:
         return status, {"Content-Type": f"application/x-amz-json-{version}"}, json.dumps(body)
 
     patches.set(dynamodb_responses.DynamoResult, "execute_result", execute_result)
+
+
+def action_names_once(patches: Patches) -> None:
+    listed = core_responses.method_names_from_class
+    kept: dict[type, frozenset[str]] = {}
+    seen = [Patches.generation]
+
+    def method_names_from_class(clazz: type) -> frozenset[str]:
+        if seen[0] != Patches.generation:  # a method may have come or gone: list them again
+            kept.clear()
+            seen[0] = Patches.generation
+        if clazz not in kept:
+            kept[clazz] = frozenset(listed(clazz))
+        return kept[clazz]
+
+    patches.set(core_responses, "method_names_from_class", method_names_from_class)

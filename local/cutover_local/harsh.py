@@ -48,6 +48,8 @@ PAYLOAD_LIMIT = 262_144  # bytes of a state's input or output, 256 KiB (AWS quot
 class Patches:
     """Attribute replacements undone in reverse order."""
 
+    generation = 0  # counts every replacement and undo, in any Patches (what caches key on)
+
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any, bool]] = []
 
@@ -57,6 +59,7 @@ class Patches:
         # the attribute as the owner holds it (a staticmethod stays a staticmethod)
         self._saved.append((owner, name, own[name] if had else getattr(owner, name, None), had))
         setattr(owner, name, value)
+        Patches.generation += 1
 
     def undo(self) -> None:
         while self._saved:
@@ -65,6 +68,7 @@ class Patches:
                 setattr(owner, name, original)
             else:
                 delattr(owner, name)
+            Patches.generation += 1
 
 
 # --- any AWS operation can fail ------------------------------------------------------------
@@ -340,7 +344,7 @@ def partition_queries(patches: Patches) -> PartitionReads:
 
 def cache_parses(patches: Patches) -> None:
     """Parse each state machine definition once per process (moto parses it at creation and again
-    for every execution, 50 ms each); every caller gets its own copy of the evaluation tree."""
+    for every execution, 50 ms each); every execution gets its own copy of the evaluation tree."""
     original = asl_parser.AmazonStateLanguageParser.parse
 
     def parse(definition: str) -> tuple[Any, Any]:
@@ -350,6 +354,15 @@ def cache_parses(patches: Patches) -> None:
         return copy.deepcopy(program), tree
 
     patches.set(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
+    validate = sfn_models.StepFunctionsParserBackend._validate_definition
+
+    def validate_once(definition: str) -> None:
+        """CreateStateMachine parses only to validate: a definition parsed once is valid, and
+        its copy of the tree (the larger part of a deploy) is not needed."""
+        if definition not in _PARSED:
+            validate(definition)
+
+    patches.set(sfn_models.StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_once))
 
 
 def _execution_of(worker: Any) -> Any:

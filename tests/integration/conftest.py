@@ -18,7 +18,7 @@ from cutover.handler import deps
 from cutover_local import seed
 from cutover_local.alarm_history import AlarmHistory
 from cutover_local.clock import VirtualClock
-from cutover_local.engine import Engine, create_table
+from cutover_local.engine import Engine, create_table, fresh_default_session
 from cutover_local.health_checks import HealthCheckers, dns_shares
 from cutover_local.origins import Origins
 from cutover_local.strict_route53 import StrictRoute53
@@ -110,6 +110,7 @@ def world(monkeypatch):
     clients.reset()
     deps.cache_clear()
     with mock_aws():
+        fresh_default_session()
         route53 = StrictRoute53().install()
         history = AlarmHistory().install()
         origins = Origins()  # the HTTPS origins the readiness checks reach, on loopback

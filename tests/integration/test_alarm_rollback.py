@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 
 from cutover import records as rr
 from cutover.adapters.store import Store
@@ -26,6 +27,7 @@ def deliver_alarm(engine, alarm: str = ALARMS[0]) -> None:
 LOAD_BALANCER_ONLY = {**DEFAULT_PLAN, "alarms": list(LOAD_BALANCER_ALARMS)}
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_alarm_evaluation():
     scenario = Scenario("breach-at-3m", "", plan=LOAD_BALANCER_ONLY,
                         traffic=(Effect("aws", stage=1, after=180, error_rate=0.2),))
@@ -43,6 +45,7 @@ def test_a_breach_three_minutes_into_a_ten_minute_bake_rolls_back_within_one_ala
     assert result["stages_completed"] == 0
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_errors_in_the_last_minutes_of_the_last_bake_are_seen_before_the_cutover_is_declared_done():
     """Datapoints of the bake's last minutes become visible after it ends: the stage is judged once
     they are (metric_delay), and the watch lasts until then, so the cutover does not end on AWS."""
@@ -56,6 +59,7 @@ def test_errors_in_the_last_minutes_of_the_last_bake_are_seen_before_the_cutover
     assert timeline.rollback_submitted_at >= alarm_at
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_without_the_listener_the_reconciler_rolls_back_a_breach_within_five_minutes_of_the_alarm():
     scenario = Scenario("unheard", "", traffic=(Effect("aws", stage=1, after=60, error_rate=0.2),))
     lines = []

@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 
 from cutover import campaign as cp
 from cutover_cli.main import main
 from cutover_local.campaign_rehearsal import fleet, stage
 from cutover_local.engine import Engine
+
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
 
 
 def campaign_file(**changes):

@@ -14,6 +14,9 @@ from cutover_local import seed
 from cutover_local.campaign_rehearsal import fleet, rehearse_campaign
 from cutover_local.engine import Engine
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 
 def quiet(_line: str) -> None:
     pass

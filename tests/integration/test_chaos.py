@@ -23,6 +23,7 @@ def short_run(faults=()):
     return result
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_a_cutover_without_faults_breaks_no_invariant():
     result = short_run()
     assert result["status"] == "SUCCEEDED" and result["violations"] == []
@@ -45,12 +46,14 @@ class EditAfterTheEnd:
         world.engine.clock.call_at(2000, edit)
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_the_checker_sees_a_name_that_no_longer_serves_aws_after_success():
     result = short_run([EditAfterTheEnd()])  # the cutover ends at about 1,750 s
     assert result["status"] == "SUCCEEDED"
     assert any(v.startswith("succeeded-on-aws:") and "serves heroku" in v for v in result["violations"])
 
 
+@pytest.mark.e2e  # whole rehearsals
 def test_a_chaos_run_is_fully_determined_by_its_seed():
     first, second = chaos.run(20), chaos.run(20)
     assert first["faults"] == second["faults"] and first["faults"]
@@ -77,6 +80,7 @@ def test_the_summary_counts_runs_faults_and_invariants():
     assert summary["harness_errors"] == [{"seed": 3, "error": "broken"}]
 
 
+@pytest.mark.e2e  # a whole rehearsal through the CLI
 def test_rehearse_chaos_replays_a_run_with_its_violations(capsys):
     from cutover_cli.main import main as cli
 
@@ -99,6 +103,7 @@ class WatchAgainAfterTheEnd:
         world.engine.clock.call_at(2000, rewatch)
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_the_checker_sees_a_watch_left_after_the_end():
     result = short_run([WatchAgainAfterTheEnd()])
     assert result["status"] == "SUCCEEDED"
@@ -126,6 +131,7 @@ def test_no_end_leaves_a_watch_behind_even_when_another_cutover_holds_the_names(
 CAMPAIGN_SEEDS = range(30)  # the first runs of `bench/chaos.py --seed 0`; the full campaign runs on its own
 
 
+@pytest.mark.e2e  # a sweep of whole rehearsals
 @pytest.mark.parametrize("seed", CAMPAIGN_SEEDS)
 def test_a_seeded_chaos_run_breaks_no_invariant(seed):
     run = chaos.run(seed)
@@ -133,6 +139,7 @@ def test_a_seeded_chaos_run_breaks_no_invariant(seed):
     assert run["violations"] == [], f"replay: cutover rehearse --chaos {seed}"
 
 
+@pytest.mark.e2e  # a whole rehearsal
 def test_the_checker_sees_a_health_check_a_rollback_left_behind(monkeypatch):
     from cutover import steps
 

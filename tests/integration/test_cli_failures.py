@@ -16,6 +16,9 @@ import pytest
 
 from cutover_cli.failures import EXIT_INVALID, EXIT_UNREACHABLE
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = str(ROOT / "examples" / "plan.yaml")
 CAMPAIGN = str(ROOT / "examples" / "campaign.yaml")

@@ -95,3 +95,39 @@ def test_dynamodb_answers_are_the_same_with_the_engines_plain_results(monkeypatc
 def test_a_member_that_is_none_is_left_out_as_motos_serializer_leaves_it_out():
     assert fast_paths.wire_json({"Item": None, "Items": [{"a": {"S": "x"}, "b": None}], "Count": 1}) == {
         "Items": [{"a": {"S": "x"}}], "Count": 1}
+
+
+
+def test_the_action_names_kept_per_class_are_moto_own_and_listed_again_once_a_method_is_patched_in():
+    from moto.core import responses as core_responses
+    from moto.sns.responses import SNSResponse
+
+    moto_own = set(core_responses.method_names_from_class(SNSResponse))
+    patches = Patches()
+    fast_paths.action_names_once(patches)
+    try:
+        names = core_responses.method_names_from_class(SNSResponse)
+        assert names == moto_own and "publish" in names
+        assert core_responses.method_names_from_class(SNSResponse) is names  # kept, not listed again
+        patches.set(SNSResponse, "no_such_action", lambda self: "answered")
+        assert core_responses.method_names_from_class(SNSResponse) == moto_own | {"no_such_action"}
+    finally:
+        patches.undo()
+    assert set(core_responses.method_names_from_class(SNSResponse)) == moto_own
+
+
+def test_a_client_is_made_once_until_a_hook_is_registered_and_then_carries_it():
+    import boto3
+
+    from cutover_local.engine import Engine
+
+    heard = []
+    with Engine():
+        first = boto3.client("sns")
+        assert boto3.client("sns") is first and boto3.client("sqs") is not first
+        boto3.DEFAULT_SESSION.events.register("before-call.sns.ListTopics", lambda **kwargs: heard.append("sns"))
+        second = boto3.client("sns")
+        assert second is not first
+        second.list_topics()
+        first.list_topics()  # made before the hook: it does not carry it, as in botocore
+    assert heard == ["sns"]

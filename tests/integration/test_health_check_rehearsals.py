@@ -8,6 +8,9 @@ import pytest
 from cutover_local.rehearsal import rehearse
 from cutover_local.scenarios import BUILT_IN, DEFAULT_PLAN, LOAD_BALANCER_ALARMS
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 # the plan's defaults: a checker every 30 s, 3 failures in a row
 FAILURE_SECONDS = 30 * 3
 

@@ -16,6 +16,9 @@ import pytest
 
 from tests.support import ROOT
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 AWS = ROOT / ".venv-awscli" / "bin" / "aws"
 CUTOVER = Path(sys.executable).parent / "cutover"
 

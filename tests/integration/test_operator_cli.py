@@ -14,6 +14,9 @@ from tests.integration.test_gates import gated, wait_for
 from tests.integration.test_state_machine import weights
 from tests.support import plan
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def outputs(engine, tmp_path):

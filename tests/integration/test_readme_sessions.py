@@ -34,6 +34,9 @@ import pytest
 
 from tests.support import ROOT
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 README = ROOT / "README.md"
 READ_ONLY = ("status", "list", "history")
 RETRY_SECONDS = 60.0

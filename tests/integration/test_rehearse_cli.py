@@ -12,6 +12,9 @@ import yaml
 from cutover_cli.main import main
 from cutover_local.scenarios import BUILT_IN, DEFAULT_PLAN, LOAD_BALANCER_ALARMS, PROBE_ALARMS
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 
 def run_json(capsys, *args: str) -> tuple[int, dict]:
     """Rehearse and check the invariant: anything but SUCCEEDED ends with 100% on Heroku."""

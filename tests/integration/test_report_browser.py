@@ -10,6 +10,9 @@ import pytest
 
 from cutover_cli.main import main
 
+# Whole runs as a user makes them: ``make test-e2e`` (CI runs it after ``make test``).
+pytestmark = pytest.mark.e2e
+
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 ROLLBACK_RED, DNS_BLUE = (0xC0, 0x18, 0x2B), (0x1F, 0x5F, 0xA8)
 
