@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
+import warnings
 
 for variable, value in (("POWERTOOLS_LOG_LEVEL", "CRITICAL"), ("POWERTOOLS_METRICS_DISABLED", "true"),
                         ("POWERTOOLS_TRACE_DISABLED", "true")):
     os.environ.setdefault(variable, value)
+# What `cutover rehearse` keeps off a terminal: moto logs every Fail state (the campaign's own
+# NotAllOnAws, expected here), botocore and Powertools warn of what the engine injects.
+logging.getLogger("moto").setLevel(logging.CRITICAL)
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+warnings.filterwarnings("ignore", message=".*does not match an error shape")
 
 from cutover_local.campaign_rehearsal import fleet, rehearse_campaign  # noqa: E402
 
