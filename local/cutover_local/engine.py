@@ -1157,7 +1157,7 @@ def fresh_default_session() -> None:
     core = botocore.session.get_session()
     core.register_component("data_loader", _SHARED_LOADER)
     made: dict[tuple[Any, ...], Any] = {}
-    lock = threading.Lock()
+    lock = threading.RLock()  # a hook registered while a client is made would re-enter
     create = core.create_client
 
     def create_client(service_name: str, region_name: str | None = None, api_version: str | None = None,
