@@ -131,3 +131,16 @@ def test_a_client_is_made_once_until_a_hook_is_registered_and_then_carries_it():
         second.list_topics()
         first.list_topics()  # made before the hook: it does not carry it, as in botocore
     assert heard == ["sns"]
+
+
+def test_a_parents_poll_reads_its_childs_status_in_process_and_asks_the_api_when_unsure(engine):
+    from cutover_local import nested
+    from tests.integration.test_gates import gated, wait_for
+
+    arn = engine.start(dict(gated({"promote": "manual"}), hosted_zone_id=engine.zone_id), name="child")
+    wait_for(engine, "child", "waiting_for_promotion")
+    assert nested._running(arn)
+    boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Test", cause="stopped by the test")
+    assert not nested._running(arn)
+    # no such execution, or not an ARN: not known to run, so the resolver's own call answers
+    assert not nested._running(arn.replace(":child", ":nobody")) and not nested._running("not-an-arn")
