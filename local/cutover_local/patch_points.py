@@ -54,8 +54,19 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("moto.dynamodb.models.table", "Table.all_items", ("self",)),
     ("botocore.retries.standard", "ExponentialBackoff.delay_amount", ("self", "context")),
     ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend._validate_definition", ("definition",)),
+    # nested.py (startExecution.sync and .sync:2)
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+     "StateTaskServiceSfn._normalise_parameters", ("self", "parameters")),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+     "StateTaskServiceSfn._normalise_response", ("self", "response")),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+     "StateTaskServiceSfn._build_sync_resolver", ("self", "env")),
+    ("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+     "StateTaskServiceSfn._build_sync2_resolver", ("self", "env")),
     # fast_paths.py
     ("moto.dynamodb.responses", "DynamoResult.execute_result", ("self", "context")),
+    ("moto.core.responses", "method_names_from_class", ("clazz",)),
 )
 
 
