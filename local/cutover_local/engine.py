@@ -97,7 +97,7 @@ from .eventbridge import (
     scheduled_event,
     schedules_from_template,
 )
-from .fast_paths import action_names_once, plain_dynamodb_results
+from .fast_paths import action_names_once, one_backup_per_transaction, plain_dynamodb_results
 from .harsh import (
     Outage,
     Patches,
@@ -433,6 +433,7 @@ class Engine:
         self.partition_reads = partition_queries(patches)
         plain_dynamodb_results(patches)
         action_names_once(patches)
+        one_backup_per_transaction(patches)
         self.service_faults = ServiceFaults(self.clock, self.rng("service-faults"), self.outages)
         self.service_faults.install(patches)
         # the origins users would meet: real HTTPS on loopback, reached by the product's own code

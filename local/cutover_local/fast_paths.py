@@ -10,15 +10,24 @@ Every answer a function gets stays the one moto gives, byte for byte once parsed
   every five, and each live item carries its plan.
 - ``action_names_once``: moto lists a response class's methods (``inspect.getmembers``) on
   every request to find the action; the list is kept per class until an attribute is patched.
+- ``one_backup_per_transaction``: before a TransactWriteItems moto deep-copies a table for each
+  of the transaction's items, to put back if any fails; the copies are alike (all are made
+  before the first write), so one per table is made. A campaign's lock transactions copy the
+  whole table, its ledger of every cutover: 84 ms a call at 50 names, 64 ms with one copy (the
+  one left is most of it; backing up only the items a transaction touches would remove it).
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from typing import Any
 
 from moto.core import responses as core_responses
+from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.models.table import Table
 
 from .harsh import Patches
 
@@ -69,3 +78,37 @@ def action_names_once(patches: Patches) -> None:
         return kept[clazz]
 
     patches.set(core_responses, "method_names_from_class", method_names_from_class)
+
+
+class _CopyOncePerTransaction:
+    """The ``copy`` module as moto's DynamoDB backend sees it: inside a transaction, a table's
+    deep copy is made once and handed out again; anything else is copied as ``copy`` does."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        made = getattr(self.local, "tables", None)
+        if made is None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in made:
+            made[id(value)] = (value, copy.deepcopy(value, memo))  # the table kept: its id stays its own
+        return made[id(value)][1]
+
+
+def one_backup_per_transaction(patches: Patches) -> None:
+    shim = _CopyOncePerTransaction()
+    transact = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        shim.local.tables = {}
+        try:
+            transact(backend, transact_items)
+        finally:
+            shim.local.tables = None
+
+    patches.set(dynamodb_models, "copy", shim)
+    patches.set(dynamodb_models.DynamoDBBackend, "transact_write_items", transact_write_items)

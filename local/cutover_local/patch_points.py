@@ -67,6 +67,8 @@ POINTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # fast_paths.py
     ("moto.dynamodb.responses", "DynamoResult.execute_result", ("self", "context")),
     ("moto.core.responses", "method_names_from_class", ("clazz",)),
+    ("moto.dynamodb.models", "copy.deepcopy", ()),
+    ("moto.dynamodb.models", "DynamoDBBackend.transact_write_items", ("self", "transact_items")),
 )
 
 

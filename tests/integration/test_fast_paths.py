@@ -144,3 +144,53 @@ def test_a_parents_poll_reads_its_childs_status_in_process_and_asks_the_api_when
     assert not nested._running(arn)
     # no such execution, or not an ARN: not known to run, so the resolver's own call answers
     assert not nested._running(arn.replace(":child", ":nobody")) and not nested._running("not-an-arn")
+
+
+def _transactions() -> list[Any]:
+    """A table, a transaction that succeeds and one whose condition fails, as moto answers them."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    for n in range(5):
+        ddb.put_item(TableName="t", Item={"pk": {"S": "LEDGER"}, "sk": {"S": f"{n:03d}"}, "n": {"N": str(n)}})
+
+    def put(sk: str, **condition: Any) -> dict[str, Any]:
+        return {"Put": {"TableName": "t", "Item": {"pk": {"S": "LOCK"}, "sk": {"S": sk}}, **condition}}
+
+    answers: list[Any] = [ddb.transact_write_items(TransactItems=[put("a"), put("b"), put("c")])["ResponseMetadata"]
+                          ["HTTPStatusCode"]]
+    try:
+        ddb.transact_write_items(TransactItems=[put("d"), put("a", ConditionExpression="attribute_not_exists(pk)"),
+                                                put("e")])
+    except ddb.exceptions.TransactionCanceledException as exc:
+        answers.append([r["Code"] for r in exc.response["CancellationReasons"]])
+    answers.append(sorted((i["pk"]["S"], i["sk"]["S"]) for i in ddb.scan(TableName="t")["Items"]))
+    return answers
+
+
+def test_a_transaction_backs_its_table_up_once_and_answers_as_moto_does(monkeypatch):
+    with mock_aws():
+        moto_own = _transactions()
+    copies: list[Any] = []
+    original = fast_paths._CopyOncePerTransaction.deepcopy
+
+    def counted(self, value, memo=None):
+        out = original(self, value, memo)
+        if isinstance(value, fast_paths.Table) and all(out is not seen for seen in copies):
+            copies.append(out)
+        return out
+
+    monkeypatch.setattr(fast_paths._CopyOncePerTransaction, "deepcopy", counted)
+    patches = Patches()
+    fast_paths.one_backup_per_transaction(patches)
+    try:
+        with mock_aws():
+            shortened = _transactions()
+    finally:
+        patches.undo()
+    assert shortened == moto_own
+    # the failed transaction put nothing back but what was there: d and e are not in the table
+    assert moto_own[1] == ["None", "ConditionalCheckFailed", "None"] and ("LOCK", "d") not in moto_own[2]
+    assert len(copies) == 2, "one backup of the table per transaction (moto made three each)"
