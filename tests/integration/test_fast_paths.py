@@ -63,6 +63,17 @@ def exercise() -> list[Any]:
     return answers
 
 
+def answered_with(install, exercise) -> list[Any]:
+    """``exercise``'s answers on a fresh moto with one fast path installed, then taken out."""
+    patches = Patches()
+    install(patches)
+    try:
+        with mock_aws():
+            return exercise()
+    finally:
+        patches.undo()
+
+
 def test_dynamodb_answers_are_the_same_with_the_engines_plain_results(monkeypatch):
     with mock_aws():
         moto_own = exercise()
@@ -79,13 +90,7 @@ def test_dynamodb_answers_are_the_same_with_the_engines_plain_results(monkeypatc
         return out
 
     monkeypatch.setattr(fast_paths, "wire_json", counted)
-    patches = Patches()
-    fast_paths.plain_dynamodb_results(patches)
-    try:
-        with mock_aws():
-            shortened = exercise()
-    finally:
-        patches.undo()
+    shortened = answered_with(fast_paths.plain_dynamodb_results, exercise)
     assert shortened == moto_own
     assert len(taken) >= 15, "the plain way answered the item operations"
     assert refused, "the table's description took moto's way"
@@ -183,13 +188,7 @@ def test_a_transaction_backs_its_table_up_once_and_answers_as_moto_does(monkeypa
         return out
 
     monkeypatch.setattr(fast_paths._CopyOncePerTransaction, "deepcopy", counted)
-    patches = Patches()
-    fast_paths.one_backup_per_transaction(patches)
-    try:
-        with mock_aws():
-            shortened = _transactions()
-    finally:
-        patches.undo()
+    shortened = answered_with(fast_paths.one_backup_per_transaction, _transactions)
     assert shortened == moto_own
     # the failed transaction put nothing back but what was there: d and e are not in the table
     assert moto_own[1] == ["None", "ConditionalCheckFailed", "None"] and ("LOCK", "d") not in moto_own[2]
