@@ -122,8 +122,6 @@ def test_the_action_names_kept_per_class_are_moto_own_and_listed_again_once_a_me
 
 
 def test_a_client_is_made_once_until_a_hook_is_registered_and_then_carries_it():
-    import boto3
-
     from cutover_local.engine import Engine
 
     heard = []
